@@ -1,0 +1,1 @@
+"""realtalk: provider-agnostic realtime audio agents."""

@@ -1,0 +1,183 @@
+"""Tools: plain functions (sync or async) described to the model by a JSON schema.
+
+The schema is built from type hints with pydantic, and descriptions from the docstring
+(first paragraph for the tool, ``Args:`` entries for parameters), so the function a user
+writes is the single source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+from pydantic import ConfigDict, Field, ValidationError, create_model
+
+_ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
+
+
+def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
+    if not doc:
+        return "", {}
+    doc = inspect.cleandoc(doc)
+    summary = doc.split("\n\n", 1)[0].strip()
+    if re.match(r"^(Args|Arguments|Parameters|Returns?):", summary):
+        summary = ""
+    params: dict[str, str] = {}
+    section = None
+    for line in doc.splitlines():
+        stripped = line.strip()
+        if re.match(r"^(Args|Arguments|Parameters):\s*$", stripped):
+            section = "args"
+            continue
+        if re.match(r"^(Returns?|Raises|Yields|Examples?|Notes?):\s*$", stripped):
+            section = None
+            continue
+        if section == "args":
+            m = _ARG_LINE.match(line)
+            if m:
+                params[m.group(1)] = m.group(2).strip()
+    return summary.replace("\n", " "), params
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A callable the model may invoke, with its JSON schema.
+
+    ``timeout`` (seconds) bounds one execution; ``None`` uses the runtime's default.
+    """
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    func: Callable[..., Any]
+    is_async: bool
+    timeout: float | None = None
+    _args_model: Any = field(default=None, repr=False, compare=False)
+
+    def validate_args(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Coerce and check model-provided args; raises ValueError with a readable message."""
+        if self._args_model is None:
+            return dict(args)
+        try:
+            model = self._args_model.model_validate(args)
+        except ValidationError as exc:
+            raise ValueError(f"invalid arguments for tool {self.name!r}: {exc}") from None
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    async def acall(self, args: dict[str, Any]) -> Any:
+        """Run the tool: async tools are awaited, sync tools run in a worker thread."""
+        kwargs = self.validate_args(args)
+        if self.is_async:
+            return await self.func(**kwargs)
+        return await asyncio.to_thread(self.func, **kwargs)
+
+
+def _build_spec(
+    func: Callable[..., Any],
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+) -> ToolSpec:
+    if not callable(func):
+        raise TypeError(f"a tool must be callable, got {func!r}")
+    summary, param_docs = _parse_docstring(inspect.getdoc(func))
+    signature = inspect.signature(func)
+    try:
+        hints = inspect.get_annotations(func, eval_str=True)
+    except Exception:  # unresolved forward refs: fall back to raw annotations
+        hints = dict(getattr(func, "__annotations__", {}))
+    fields: dict[str, Any] = {}
+    for pname, param in signature.parameters.items():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        if pname in ("self", "cls"):
+            continue
+        annotation = hints.get(pname, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
+    tool_name = name or getattr(func, "__name__", None)
+    if not tool_name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}", tool_name):
+        raise ValueError(
+            f"tool name {tool_name!r} is not valid: use letters, digits, '_', '.', '-' "
+            "(at most 64 characters, starting with a letter or '_')"
+        )
+    args_model = create_model(  # type: ignore[call-overload]
+        f"{tool_name}_args", __config__=ConfigDict(extra="forbid"), **fields
+    )
+    schema = args_model.model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    schema.setdefault("properties", {})
+    is_async = inspect.iscoroutinefunction(func) or (
+        not inspect.isroutine(func) and inspect.iscoroutinefunction(type(func).__call__)
+    )
+    return ToolSpec(
+        name=tool_name,
+        description=(description or summary or tool_name).strip(),
+        parameters=schema,
+        func=func,
+        is_async=is_async,
+        timeout=timeout,
+        _args_model=args_model,
+    )
+
+
+@overload
+def tool(func: Callable[..., Any], /) -> Callable[..., Any]: ...
+@overload
+def tool(
+    *, name: str | None = None, description: str | None = None, timeout: float | None = None
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+def tool(
+    func: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    timeout: float | None = None,
+) -> Any:
+    """Mark a function as a tool (``@tool`` or ``@tool(name=..., timeout=...)``).
+
+    The function stays callable as before; its spec is attached as ``__realtalk_tool__``.
+    Plain, undecorated callables are accepted as tools too.
+    """
+
+    def wrap(f: Callable[..., Any]) -> Callable[..., Any]:
+        f.__realtalk_tool__ = _build_spec(  # type: ignore[attr-defined]
+            f, name=name, description=description, timeout=timeout
+        )
+        return f
+
+    return wrap(func) if func is not None else wrap
+
+
+def to_tool_spec(obj: Callable[..., Any] | ToolSpec) -> ToolSpec:
+    """The spec of a decorated function, a plain callable, or a spec itself."""
+    if isinstance(obj, ToolSpec):
+        return obj
+    spec = getattr(obj, "__realtalk_tool__", None)
+    if isinstance(spec, ToolSpec):
+        return spec
+    return _build_spec(obj)
+
+
+def tool_specs(tools: Iterable[Callable[..., Any] | ToolSpec]) -> list[ToolSpec]:
+    """Specs for a list of tools; duplicate names are an error naming the name."""
+    specs: list[ToolSpec] = []
+    seen: set[str] = set()
+    for obj in tools:
+        spec = to_tool_spec(obj)
+        if spec.name in seen:
+            raise ValueError(f"two tools are named {spec.name!r}: tool names must be unique")
+        seen.add(spec.name)
+        specs.append(spec)
+    return specs
+
+
+__all__ = ["ToolSpec", "to_tool_spec", "tool", "tool_specs"]

@@ -1,0 +1,1 @@
+"""Gemini Live provider for realtalk."""

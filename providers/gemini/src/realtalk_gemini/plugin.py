@@ -1,0 +1,1 @@
+"""Gemini plugin registration."""

@@ -1,0 +1,1 @@
+"""Offline test kit for realtalk."""

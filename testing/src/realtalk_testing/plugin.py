@@ -1,0 +1,1 @@
+"""realtalk plugin registering the fake provider."""
