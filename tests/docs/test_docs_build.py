@@ -1,0 +1,38 @@
+"""The documentation site builds strictly: broken links, missing pages, bad references and
+API pages that no longer match the code all fail the build."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_mkdocs_build_strict(tmp_path: Path) -> None:
+    env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
+    command = [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet"]
+    command += ["-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")]
+    proc = subprocess.run(
+        command,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=110,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    site = tmp_path / "site"
+    assert (site / "index.html").is_file()
+    events_page = (site / "events" / "index.html").read_text(encoding="utf-8")
+    # The events reference is generated from the models: every event type is listed.
+    from realtalk.events import EVENT_ADAPTER
+
+    union = EVENT_ADAPTER.json_schema()["oneOf"]
+    assert len(union) >= 18
+    for kind in ("audio_delta", "tool_call", "go_away", "reconnected", "session_ended"):
+        assert f"<code>{kind}</code>" in events_page, kind
+    api_page = (site / "reference" / "config" / "index.html").read_text(encoding="utf-8")
+    assert "RealtimeConfig" in api_page and "ReconnectConfig" in api_page
