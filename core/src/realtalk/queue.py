@@ -1,0 +1,273 @@
+"""``LiveInputQueue``: what the user sends into a live session.
+
+Producers are often not async code: a sound card calls back on its own thread every 20 ms,
+a GUI sends text from its event thread. So every ``send_*`` method is synchronous, never
+blocks, and works from any thread, even before the session's event loop exists. The
+session consumes the queue asynchronously (``async for item in queue``).
+
+The queue is bounded. Realtime audio that cannot be delivered in time is worth less than
+the audio behind it, so when the queue is full the *oldest audio* chunk is dropped and
+counted; text, images, activity markers and the end of the stream are never dropped (they
+may take the queue past ``maxsize``). After :meth:`LiveInputQueue.close` sends are
+dropped silently (and counted) so that a microphone thread racing the shutdown is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+
+from .audio import validate_pcm16
+from .config import INPUT_SAMPLE_RATE
+from .inputs import (
+    ActivityEnd,
+    ActivityStart,
+    AudioInput,
+    AudioStreamEnd,
+    ImageInput,
+    InputItem,
+    TextInput,
+)
+
+IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png"})
+"""Image types a live session accepts (stills and video frames)."""
+
+_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+class LiveInputQueue:
+    """Bounded, thread-safe input queue of one live session.
+
+    Args:
+        maxsize: Items held before the oldest audio is dropped (control items are never
+            dropped and may exceed it).
+
+    Consumer side (one event loop at a time): ``async for item in queue`` yields
+    :mod:`realtalk.inputs` items and ends once the queue is closed and drained;
+    ``await queue.get()`` returns the next item or ``None`` at that end;
+    ``queue.get_nowait()`` never waits.
+    """
+
+    def __init__(self, maxsize: int = 500) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int) or maxsize < 1:
+            raise ValueError(f"maxsize must be a positive int, got {maxsize!r}")
+        self._maxsize = maxsize
+        self._lock = threading.Lock()
+        self._items: deque[InputItem] = deque()
+        self._audio_items = 0
+        self._closed = False
+        self._waiters: list[_Waiter] = []
+        self._dropped_audio_chunks = 0
+        self._dropped_audio_bytes = 0
+        self._dropped_after_close = 0
+
+    # ------------------------------------------------------------------ producers
+
+    def send_audio(self, data: bytes, sample_rate: int = INPUT_SAMPLE_RATE) -> None:
+        """Queue a chunk of PCM16 little-endian mono audio.
+
+        The bytes are copied, so a caller may reuse its buffer. Malformed audio (not
+        bytes, odd byte count, unsupported rate) raises ValueError and queues nothing.
+        Audio at another rate than the provider's is resampled by the session.
+        """
+        validate_pcm16(data, sample_rate)
+        self._put(AudioInput(data=bytes(data), sample_rate=sample_rate))
+
+    def send_text(self, text: str) -> None:
+        """Queue typed text, sent to the model as a user turn."""
+        if not isinstance(text, str):
+            raise ValueError(f"text must be a str, got {type(text).__name__}")
+        if not text:
+            raise ValueError("text must not be empty")
+        self._put(TextInput(text=text))
+
+    def send_image(self, data: bytes, mime_type: str = "image/jpeg") -> None:
+        """Queue an image or a video frame (``image/jpeg`` or ``image/png``)."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ValueError(f"image data must be bytes, got {type(data).__name__}")
+        if not data:
+            raise ValueError("image data must not be empty")
+        mime = mime_type.lower().strip() if isinstance(mime_type, str) else mime_type
+        if mime not in IMAGE_MIME_TYPES:
+            raise ValueError(
+                f"unsupported image mime_type {mime_type!r}: use 'image/jpeg' or 'image/png'"
+            )
+        self._put(ImageInput(data=bytes(data), mime_type=mime))
+
+    def send_activity_start(self) -> None:
+        """Mark the start of user speech (push to talk; only with server VAD disabled)."""
+        self._put(ActivityStart())
+
+    def send_activity_end(self) -> None:
+        """Mark the end of user speech (push to talk; only with server VAD disabled)."""
+        self._put(ActivityEnd())
+
+    def send_audio_stream_end(self) -> None:
+        """Tell the provider the microphone paused, so server VAD flushes the utterance."""
+        self._put(AudioStreamEnd())
+
+    def send(self, item: InputItem) -> None:
+        """Queue a ready-made :mod:`realtalk.inputs` item, validated like the ``send_*`` methods."""
+        if isinstance(item, AudioInput):
+            self.send_audio(item.data, item.sample_rate)
+        elif isinstance(item, TextInput):
+            self.send_text(item.text)
+        elif isinstance(item, ImageInput):
+            self.send_image(item.data, item.mime_type)
+        elif isinstance(item, ActivityStart | ActivityEnd | AudioStreamEnd):
+            self._put(item)
+        else:
+            raise ValueError(f"not an input item: {item!r}")
+
+    def close(self) -> None:
+        """End the input (idempotent). Queued items are still delivered; later sends are dropped."""
+        with self._lock:
+            self._closed = True
+            waiters, self._waiters = self._waiters, []
+        self._wake(waiters)
+
+    # ------------------------------------------------------------------ consumer
+
+    async def get(self) -> InputItem | None:
+        """The next item, waiting for one; ``None`` once the queue is closed and drained."""
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._pop()
+                if self._closed:
+                    return None
+                waiter: _Waiter = (loop, loop.create_future())
+                self._waiters.append(waiter)
+            try:
+                await waiter[1]
+            finally:
+                with self._lock:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+
+    def get_nowait(self) -> InputItem | None:
+        """The next item without waiting; ``None`` once closed and drained.
+
+        Raises:
+            asyncio.QueueEmpty: nothing is queued right now but more may come.
+        """
+        with self._lock:
+            if self._items:
+                return self._pop()
+            if self._closed:
+                return None
+        raise asyncio.QueueEmpty
+
+    def __aiter__(self) -> LiveInputQueue:
+        return self
+
+    async def __anext__(self) -> InputItem:
+        item = await self.get()
+        if item is None:
+            raise StopAsyncIteration
+        return item
+
+    # ------------------------------------------------------------------ state
+
+    @property
+    def maxsize(self) -> int:
+        """Capacity before audio is dropped."""
+        return self._maxsize
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (items may still be queued)."""
+        return self._closed
+
+    @property
+    def exhausted(self) -> bool:
+        """True once closed and every item was consumed: nothing more will come."""
+        with self._lock:
+            return self._closed and not self._items
+
+    def qsize(self) -> int:
+        """Items currently queued."""
+        return len(self._items)
+
+    @property
+    def dropped_audio_chunks(self) -> int:
+        """Audio chunks dropped because the queue was full."""
+        return self._dropped_audio_chunks
+
+    @property
+    def dropped_audio_bytes(self) -> int:
+        """Audio bytes dropped because the queue was full."""
+        return self._dropped_audio_bytes
+
+    @property
+    def dropped_after_close(self) -> int:
+        """Items of any kind sent after :meth:`close` (and therefore dropped)."""
+        return self._dropped_after_close
+
+    def __repr__(self) -> str:
+        return (
+            f"LiveInputQueue(qsize={len(self._items)}, maxsize={self._maxsize}, "
+            f"closed={self._closed}, dropped_audio_chunks={self._dropped_audio_chunks})"
+        )
+
+    # ------------------------------------------------------------------ internals
+
+    def _put(self, item: InputItem) -> None:
+        with self._lock:
+            if self._closed:
+                self._dropped_after_close += 1
+                return
+            if len(self._items) >= self._maxsize and not self._make_room(item):
+                return
+            self._items.append(item)
+            if isinstance(item, AudioInput):
+                self._audio_items += 1
+            waiters, self._waiters = self._waiters, []
+        self._wake(waiters)
+
+    def _make_room(self, incoming: InputItem) -> bool:
+        """Drop the oldest audio to fit ``incoming``; False if ``incoming`` itself is dropped.
+
+        Called with the lock held and the queue full. Control items are never dropped:
+        with no audio queued, an incoming control item goes in over capacity and incoming
+        audio (the newest audio, but the only one) is dropped.
+        """
+        if self._audio_items:
+            for index, queued in enumerate(self._items):
+                if isinstance(queued, AudioInput):
+                    del self._items[index]
+                    self._audio_items -= 1
+                    self._count_drop(queued)
+                    return True
+        if isinstance(incoming, AudioInput):
+            self._count_drop(incoming)
+            return False
+        return True
+
+    def _count_drop(self, item: AudioInput) -> None:
+        self._dropped_audio_chunks += 1
+        self._dropped_audio_bytes += len(item.data)
+
+    def _pop(self) -> InputItem:
+        item = self._items.popleft()
+        if isinstance(item, AudioInput):
+            self._audio_items -= 1
+        return item
+
+    @staticmethod
+    def _wake(waiters: list[_Waiter]) -> None:
+        for loop, future in waiters:
+            try:
+                loop.call_soon_threadsafe(_resolve, future)
+            except RuntimeError:  # the consumer's loop is closed: nobody to wake
+                pass
+
+
+__all__ = ["IMAGE_MIME_TYPES", "LiveInputQueue"]
