@@ -1,0 +1,420 @@
+"""A checkpointer on PostgreSQL: what production runs, shared by every server of a thread.
+
+psycopg 3 (async) with a connection pool; psycopg is imported only when a checkpointer
+first touches the database, so ``import realtalk.checkpoint`` works without the
+``realtalk[postgres]`` extra. Tables live in their own schema (default ``realtalk``),
+created on first use under an advisory lock (several processes may start at once) and
+versioned in ``<schema>.schema_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from ..messages import Message, ThreadInfo
+from ._codec import (
+    check_paging,
+    check_thread_matches,
+    dumps,
+    message_from_json,
+    message_to_json,
+)
+from .base import CheckpointerError, LedgerEntry, thread_id_of
+from .url import postgres_url_and_schema, redact_url, scrub
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg_pool import AsyncConnectionPool
+
+DEFAULT_SCHEMA = "realtalk"
+SCHEMA_VERSION = 1
+"""Version of the table layout this code writes; newer schemas are refused, not damaged."""
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_LOCK_SCHEMA = 0x5254_0001  # advisory-lock namespaces (first key of the two-key form)
+_LOCK_THREAD = 0x5254_0002
+
+_LEDGER_COLUMNS = "call_id, name, args, status, result, error, delivered"
+_THREAD_COLUMNS = "thread_id, user_id, metadata, created_at, updated_at"
+
+
+def _schema_v1(s: str) -> list[str]:
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {s}.threads (
+            thread_id text PRIMARY KEY,
+            user_id text,
+            metadata jsonb NOT NULL DEFAULT '{{}}'::jsonb,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now())""",
+        f"CREATE INDEX IF NOT EXISTS threads_user_id ON {s}.threads (user_id)",
+        f"""CREATE TABLE IF NOT EXISTS {s}.messages (
+            seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            thread_id text NOT NULL,
+            message_id text NOT NULL,
+            body jsonb NOT NULL,
+            stored_at timestamptz NOT NULL DEFAULT now(),
+            UNIQUE (thread_id, message_id))""",
+        f"CREATE INDEX IF NOT EXISTS messages_thread_seq ON {s}.messages (thread_id, seq)",
+        f"""CREATE TABLE IF NOT EXISTS {s}.ledger (
+            seq bigint GENERATED ALWAYS AS IDENTITY,
+            thread_id text NOT NULL,
+            call_id text NOT NULL,
+            name text NOT NULL,
+            args jsonb NOT NULL,
+            status text NOT NULL CHECK (status IN ('started', 'finished')),
+            result jsonb,
+            error text,
+            delivered boolean NOT NULL DEFAULT false,
+            started_at timestamptz NOT NULL DEFAULT now(),
+            finished_at timestamptz,
+            PRIMARY KEY (thread_id, call_id))""",
+        f"""CREATE INDEX IF NOT EXISTS ledger_undelivered ON {s}.ledger (thread_id, seq)
+            WHERE status = 'finished' AND NOT delivered""",
+    ]
+
+
+def _ledger_entry(row: Sequence[Any]) -> LedgerEntry:
+    call_id, name, args, status, result, error, delivered = row
+    return LedgerEntry(
+        call_id=call_id,
+        name=name,
+        args=args,
+        status=status,
+        result=result,
+        error=error,
+        delivered=delivered,
+    )
+
+
+def _thread_info(row: Sequence[Any]) -> ThreadInfo:
+    thread_id, user_id, metadata, created_at, updated_at = row
+    return ThreadInfo(
+        thread_id=thread_id,
+        user_id=user_id,
+        metadata=metadata,
+        created_at=created_at,
+        updated_at=updated_at,
+    )
+
+
+class PgCheckpointer:
+    """Threads, transcripts and the tool ledger in PostgreSQL.
+
+    ``database_url`` is a libpq URL (``postgresql://user:pw@host:5432/db``); a
+    ``?schema=name`` query parameter or the ``schema`` argument picks the schema (default
+    ``realtalk``). The pool opens on first use (or :meth:`asetup`) in the running event
+    loop; :meth:`aclose` closes it and a later call opens a new one.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        schema: str | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 10.0,
+    ) -> None:
+        self._url = database_url
+        self._conninfo, url_schema = postgres_url_and_schema(database_url)
+        if schema is not None and url_schema is not None and schema != url_schema:
+            raise CheckpointerError(
+                f"schema {schema!r} conflicts with ?schema={url_schema} in "
+                f"{redact_url(database_url)!r}"
+            )
+        name = schema or url_schema or DEFAULT_SCHEMA
+        if not _IDENTIFIER.match(name):
+            raise CheckpointerError(
+                f"invalid PostgreSQL schema name {name!r} (letters, digits and _, max 63)"
+            )
+        if not 1 <= min_size <= max_size:
+            raise ValueError(f"need 1 <= min_size <= max_size, got {min_size}, {max_size}")
+        self._schema = name
+        self._min_size, self._max_size = min_size, max_size
+        self._connect_timeout = connect_timeout
+        self._schema_ready = False
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._open_lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        s = f'"{name}"'
+        self._t = {"threads": f"{s}.threads", "messages": f"{s}.messages", "ledger": f"{s}.ledger"}
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema holding this checkpointer's tables."""
+        return self._schema
+
+    @property
+    def url(self) -> str:
+        """The database URL with its password replaced by ``***``."""
+        return redact_url(self._url)
+
+    def __repr__(self) -> str:
+        return f"PgCheckpointer({self.url!r}, schema={self._schema!r})"
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _error(self, action: str, exc: BaseException) -> CheckpointerError:
+        detail = scrub(str(exc).strip() or type(exc).__name__, self._url)
+        return CheckpointerError(f"PostgreSQL checkpointer {self.url!r}: {action}: {detail}")
+
+    def _connect_kwargs(self) -> dict[str, Any]:
+        from psycopg.conninfo import conninfo_to_dict
+
+        kwargs: dict[str, Any] = {"autocommit": True}
+        if "connect_timeout" not in conninfo_to_dict(self._conninfo):
+            kwargs["connect_timeout"] = max(1, round(self._connect_timeout))
+        return kwargs
+
+    async def asetup(self) -> None:
+        """Connect, create or check the schema and open the pool now (else on first use)."""
+        await self._get_pool()
+
+    async def _get_pool(self) -> AsyncConnectionPool[Any]:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._pool_loop is loop:
+            return self._pool
+        if self._open_lock is None or self._open_lock[0] is not loop:
+            self._open_lock = (loop, asyncio.Lock())
+        async with self._open_lock[1]:
+            if self._pool is not None and self._pool_loop is loop:
+                return self._pool
+            # A pool made in another (finished) event loop cannot be used or closed here.
+            self._pool = None
+            try:
+                import psycopg  # noqa: F401  (fail early and clearly without the extra)
+                from psycopg_pool import AsyncConnectionPool
+            except ImportError as exc:
+                raise CheckpointerError(
+                    "PgCheckpointer needs psycopg: pip install 'realtalk[postgres]'"
+                ) from exc
+            if not self._schema_ready:
+                await self._create_schema()
+                self._schema_ready = True
+            pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+                self._conninfo,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                kwargs=self._connect_kwargs(),
+                open=False,
+                timeout=self._connect_timeout,
+                name=f"realtalk-{self._schema}",
+            )
+            try:
+                await pool.open(wait=True, timeout=self._connect_timeout)
+            except Exception as exc:
+                await pool.close()
+                raise self._error("cannot open the connection pool", exc) from None
+            self._pool, self._pool_loop = pool, loop
+            return pool
+
+    async def _create_schema(self) -> None:
+        import psycopg
+
+        s = f'"{self._schema}"'
+        try:
+            conn = await psycopg.AsyncConnection.connect(self._conninfo, **self._connect_kwargs())
+        except (psycopg.Error, OSError) as exc:
+            raise self._error("cannot connect", exc) from None
+        try:
+            async with conn, conn.transaction():
+                # Serialise schema creation between processes starting at the same time.
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_SCHEMA, self._schema)
+                )
+                cur = await conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self._schema,)
+                )
+                if await cur.fetchone() is None:
+                    await conn.execute(f"CREATE SCHEMA {s}")
+                await conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {s}.schema_version ("
+                    "version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                cur = await conn.execute(f"SELECT max(version) FROM {s}.schema_version")
+                row = await cur.fetchone()
+                version = None if row is None else row[0]
+                if version is None:
+                    for statement in _schema_v1(s):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        f"INSERT INTO {s}.schema_version (version) VALUES (%s)", (SCHEMA_VERSION,)
+                    )
+                elif version > SCHEMA_VERSION:
+                    raise CheckpointerError(
+                        f"PostgreSQL checkpointer {self.url!r}: schema {self._schema!r} has "
+                        f"version {version}, newer than this realtalk understands "
+                        f"({SCHEMA_VERSION}); upgrade realtalk"
+                    )
+        except psycopg.Error as exc:
+            raise self._error(f"cannot create schema {self._schema!r}", exc) from None
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+        import psycopg
+
+        pool = await self._get_pool()
+        try:
+            async with pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise self._error("query failed", exc) from None
+
+    async def _fetchall(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        async with self._connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchall()
+
+    async def _fetchone(self, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
+        async with self._connection() as conn:
+            cur = await conn.execute(query, params)
+            return await cur.fetchone()
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def aput_messages(self, config: dict[str, Any], messages: Sequence[Message]) -> None:
+        thread_id = thread_id_of(config)
+        rows = [(thread_id, m.id, body) for m in messages for body in (message_to_json(m),)]
+        if not rows:
+            return
+        async with self._connection() as conn, conn.transaction():
+            # One writer per thread at a time: a batch stays contiguous, and sequence
+            # numbers become visible in order (paging never skips a late commit).
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                (_LOCK_THREAD, f"{self._schema}:{thread_id}"),
+            )
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    f"INSERT INTO {self._t['messages']} (thread_id, message_id, body) "
+                    "VALUES (%s, %s, %s::jsonb) ON CONFLICT (thread_id, message_id) DO NOTHING",
+                    rows,
+                )
+
+    async def alist_messages(
+        self, config: dict[str, Any], *, offset: int = 0, limit: int | None = None
+    ) -> list[Message]:
+        thread_id = thread_id_of(config)
+        check_paging(offset, limit)
+        rows = await self._fetchall(
+            f"SELECT body FROM {self._t['messages']} WHERE thread_id = %s "
+            "ORDER BY seq LIMIT %s OFFSET %s",
+            (thread_id, limit, offset),
+        )
+        return [message_from_json(body) for (body,) in rows]
+
+    # -- threads --------------------------------------------------------------------------
+
+    async def aget_thread(self, config: dict[str, Any]) -> ThreadInfo | None:
+        thread_id = thread_id_of(config)
+        row = await self._fetchone(
+            f"SELECT {_THREAD_COLUMNS} FROM {self._t['threads']} WHERE thread_id = %s",
+            (thread_id,),
+        )
+        return None if row is None else _thread_info(row)
+
+    async def aput_thread(self, config: dict[str, Any], thread: ThreadInfo) -> None:
+        thread_id = check_thread_matches(config, thread)
+        metadata = dumps(thread.metadata, "thread metadata")
+        async with self._connection() as conn:
+            await conn.execute(
+                f"INSERT INTO {self._t['threads']} ({_THREAD_COLUMNS}) "
+                "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (thread_id) DO UPDATE SET "
+                "user_id = EXCLUDED.user_id, metadata = EXCLUDED.metadata, "
+                "created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at",
+                (thread_id, thread.user_id, metadata, thread.created_at, thread.updated_at),
+            )
+
+    async def aupdate_thread_metadata(self, config: dict[str, Any], **values: Any) -> ThreadInfo:
+        thread_id = thread_id_of(config)
+        patch = dumps(values, "thread metadata")
+        t = self._t["threads"]
+        # One statement: the merge (jsonb ||) happens inside the row lock, so concurrent
+        # writers of different keys never erase each other.
+        row = await self._fetchone(
+            f"INSERT INTO {t} AS t (thread_id, metadata) VALUES (%s, %s::jsonb) "
+            "ON CONFLICT (thread_id) DO UPDATE SET metadata = t.metadata || EXCLUDED.metadata, "
+            f"updated_at = now() RETURNING {_THREAD_COLUMNS}",
+            (thread_id, patch),
+        )
+        assert row is not None  # INSERT ... RETURNING always yields the row
+        return _thread_info(row)
+
+    async def adelete_thread(self, config: dict[str, Any]) -> None:
+        thread_id = thread_id_of(config)
+        async with self._connection() as conn, conn.transaction():
+            for table in ("messages", "ledger", "threads"):
+                await conn.execute(
+                    f"DELETE FROM {self._t[table]} WHERE thread_id = %s", (thread_id,)
+                )
+
+    # -- ledger ---------------------------------------------------------------------------
+
+    async def aledger_start(
+        self, config: dict[str, Any], call_id: str, name: str, args: dict[str, Any]
+    ) -> bool:
+        thread_id = thread_id_of(config)
+        row = await self._fetchone(
+            f"INSERT INTO {self._t['ledger']} (thread_id, call_id, name, args, status) "
+            "VALUES (%s, %s, %s, %s::jsonb, 'started') "
+            "ON CONFLICT (thread_id, call_id) DO NOTHING RETURNING call_id",
+            (thread_id, call_id, name, dumps(args, "tool arguments")),
+        )
+        return row is not None
+
+    async def aledger_finish(
+        self, config: dict[str, Any], call_id: str, *, result: Any = None, error: str | None = None
+    ) -> None:
+        thread_id = thread_id_of(config)
+        async with self._connection() as conn:
+            await conn.execute(
+                f"INSERT INTO {self._t['ledger']} AS l "
+                "(thread_id, call_id, name, args, status, result, error, finished_at) "
+                "VALUES (%s, %s, '', '{}'::jsonb, 'finished', %s::jsonb, %s, now()) "
+                "ON CONFLICT (thread_id, call_id) DO UPDATE SET status = 'finished', "
+                "result = EXCLUDED.result, error = EXCLUDED.error, finished_at = now()",
+                (thread_id, call_id, dumps(result, "tool result"), error),
+            )
+
+    async def aledger_mark_delivered(self, config: dict[str, Any], call_id: str) -> None:
+        thread_id = thread_id_of(config)
+        async with self._connection() as conn:
+            await conn.execute(
+                f"UPDATE {self._t['ledger']} SET delivered = true "
+                "WHERE thread_id = %s AND call_id = %s",
+                (thread_id, call_id),
+            )
+
+    async def aledger_get(self, config: dict[str, Any], call_id: str) -> LedgerEntry | None:
+        thread_id = thread_id_of(config)
+        row = await self._fetchone(
+            f"SELECT {_LEDGER_COLUMNS} FROM {self._t['ledger']} "
+            "WHERE thread_id = %s AND call_id = %s",
+            (thread_id, call_id),
+        )
+        return None if row is None else _ledger_entry(row)
+
+    async def aledger_undelivered(self, config: dict[str, Any]) -> list[LedgerEntry]:
+        thread_id = thread_id_of(config)
+        rows = await self._fetchall(
+            f"SELECT {_LEDGER_COLUMNS} FROM {self._t['ledger']} WHERE thread_id = %s "
+            "AND status = 'finished' AND NOT delivered ORDER BY seq",
+            (thread_id,),
+        )
+        return [_ledger_entry(row) for row in rows]
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the pool (idempotent; a later call opens a new one)."""
+        pool, loop = self._pool, self._pool_loop
+        self._pool = self._pool_loop = None
+        if pool is not None and loop is asyncio.get_running_loop():
+            await pool.close()
+
+
+__all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PgCheckpointer"]
