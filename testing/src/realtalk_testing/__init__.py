@@ -1,1 +1,45 @@
-"""Offline test kit for realtalk."""
+"""Offline test kit for realtalk: a scripted FakeProvider, cassettes and a fake Gemini server.
+
+``FakeGeminiServer`` and ``Cassette`` load lazily, so importing the package for the
+FakeProvider stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .fake_provider import ConnectionRecord, FakeProvider, FakeSession, ScriptFailed
+from .script import ANY, ToolResult, emit, end, expect, tone
+
+if TYPE_CHECKING:
+    from .cassette import Cassette
+    from .gemini_server import FakeGeminiServer
+
+_LAZY = {"FakeGeminiServer": ".gemini_server", "Cassette": ".cassette"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module = importlib.import_module(_LAZY[name], __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "ANY",
+    "Cassette",
+    "ConnectionRecord",
+    "FakeGeminiServer",
+    "FakeProvider",
+    "FakeSession",
+    "ScriptFailed",
+    "ToolResult",
+    "emit",
+    "end",
+    "expect",
+    "tone",
+]

@@ -1,0 +1,645 @@
+"""FakeProvider driven directly through the ProviderSession protocol (no runtime, no sleeps)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from realtalk.config import RealtimeConfig
+from realtalk.events import (
+    AudioDeltaEvent,
+    GoAwayEvent,
+    InputTranscriptEvent,
+    OutputTranscriptEvent,
+    RealtimeEvent,
+    SessionUpdateEvent,
+    ToolCallCancelledEvent,
+    ToolCallEvent,
+)
+from realtalk.inputs import (
+    ActivityEnd,
+    ActivityStart,
+    AudioInput,
+    AudioStreamEnd,
+    ImageInput,
+    TextInput,
+)
+from realtalk.messages import Message
+from realtalk.provider import (
+    DisconnectKind,
+    Provider,
+    ProviderDisconnected,
+    ProviderSession,
+    SessionSetup,
+)
+from realtalk.tools import tool_specs
+from realtalk_testing import FakeProvider, ScriptFailed, emit, end, expect
+
+RATE = 16000
+
+
+def setup_for(**kwargs: Any) -> SessionSetup:
+    return SessionSetup(config=RealtimeConfig(model="fake-model"), **kwargs)
+
+
+def audio(seconds: float = 0.1, rate: int = RATE) -> AudioInput:
+    return AudioInput(data=b"\x01\x00" * int(seconds * rate), sample_rate=rate)
+
+
+async def drain(session: ProviderSession) -> tuple[list[RealtimeEvent], ProviderDisconnected]:
+    """Every event until the connection ends, and how it ended."""
+    events: list[RealtimeEvent] = []
+    with pytest.raises(ProviderDisconnected) as info:
+        async for event in session.events():
+            events.append(event)
+    return events, info.value
+
+
+async def take(session: ProviderSession, n: int) -> list[RealtimeEvent]:
+    """The next ``n`` events (queued already: never waits for time)."""
+    out: list[RealtimeEvent] = []
+    it = session.events().__aiter__()
+    for _ in range(n):
+        out.append(await it.__anext__())
+    return out
+
+
+def types(events: list[RealtimeEvent]) -> list[str]:
+    return [e.type for e in events]
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+def test_fake_provider_implements_the_provider_protocol() -> None:
+    provider = FakeProvider([])
+    assert isinstance(provider, Provider)
+    assert provider.name == "fake"
+    assert provider.capabilities.resumption is True
+    assert provider.capabilities.input_sample_rate == 16000
+
+
+async def test_session_implements_provider_session() -> None:
+    provider = FakeProvider([expect.close()])
+    session = await provider.connect(setup_for())
+    assert isinstance(session, ProviderSession)
+    await session.close()
+    provider.assert_done()
+
+
+def test_capabilities_are_configurable() -> None:
+    provider = FakeProvider([], capabilities={"input_sample_rate": 24000, "images": False})
+    assert provider.capabilities.input_sample_rate == 24000
+    assert provider.capabilities.images is False
+    assert provider.capabilities.resumption is True
+
+
+# --------------------------------------------------------------------------- emissions
+
+
+async def test_emissions_before_any_expectation_come_in_order() -> None:
+    provider = FakeProvider(
+        [
+            emit.input_transcript("hel", finished=False),
+            emit.input_transcript("hello", finished=True),
+            emit.audio(seconds=0.1, chunks=3),
+            emit.output_transcript("hi there"),
+            emit.generation_complete(),
+            emit.turn_complete(),
+            end.close(1000),
+        ]
+    )
+    session = await provider.connect(setup_for())
+    events, ended = await drain(session)
+    assert types(events) == [
+        "input_transcript",
+        "input_transcript",
+        "audio_delta",
+        "audio_delta",
+        "audio_delta",
+        "output_transcript",
+        "generation_complete",
+        "turn_complete",
+    ]
+    assert events[0] == InputTranscriptEvent(text="hel", finished=False)
+    audio_events = [e for e in events if isinstance(e, AudioDeltaEvent)]
+    assert sum(len(e.data) for e in audio_events) == 2 * 2400  # 0.1 s at 24 kHz
+    assert all(e.sample_rate == 24000 and len(e.data) % 2 == 0 for e in audio_events)
+    assert ended.kind is DisconnectKind.CLOSED and ended.code == 1000
+    provider.assert_done()
+
+
+async def test_emission_waits_for_the_expectation_before_it() -> None:
+    provider = FakeProvider(
+        [
+            emit.output_transcript("Hello"),
+            expect.text("what time is it?"),
+            emit.output_transcript("Noon"),
+            emit.turn_complete(),
+            expect.close(),
+        ]
+    )
+    session = await provider.connect(setup_for())
+    first = await take(session, 1)
+    assert first == [OutputTranscriptEvent(text="Hello", finished=True)]
+    # nothing else may be emitted before the text arrives
+    assert provider.connections[0].events == first
+    await session.send(TextInput("what time is it?"))
+    rest = await take(session, 2)
+    assert types(rest) == ["output_transcript", "turn_complete"]
+    await session.close()
+    provider.assert_done()
+
+
+async def test_every_emission_builder() -> None:
+    provider = FakeProvider(
+        [
+            emit.text("delta"),
+            emit.tool_call("c1", "lookup", {"q": 1}),
+            emit.tool_call_cancelled("c1", "c2"),
+            emit.interrupted(),
+            emit.usage(prompt_tokens=3, response_tokens=4, total_tokens=7, cached=1),
+            emit.session_update("h1"),
+            emit.session_update(None, resumable=False),
+            emit.go_away(time_left=5.0),
+            emit.error("quota", "slow down"),
+            emit.speech("it is noon", seconds=0.05),
+            end.drop(),
+        ]
+    )
+    session = await provider.connect(setup_for())
+    events, ended = await drain(session)
+    assert types(events) == [
+        "text_delta",
+        "tool_call",
+        "tool_call_cancelled",
+        "interrupted",
+        "usage",
+        "session_update",
+        "session_update",
+        "go_away",
+        "error",
+        "audio_delta",
+        "output_transcript",
+        "output_transcript",
+        "output_transcript",
+        "output_transcript",
+    ]
+    assert events[1] == ToolCallEvent(id="c1", name="lookup", args={"q": 1})
+    assert events[2] == ToolCallCancelledEvent(ids=["c1", "c2"])
+    assert events[5] == SessionUpdateEvent(resumption_handle="h1", resumable=True)
+    assert events[6] == SessionUpdateEvent(resumption_handle=None, resumable=False)
+    assert events[7] == GoAwayEvent(time_left=5.0)
+    transcripts = [e for e in events if isinstance(e, OutputTranscriptEvent)]
+    assert [t.text for t in transcripts] == ["it", " is", " noon", "it is noon"]
+    assert [t.finished for t in transcripts] == [False, False, False, True]
+    assert ended.kind is DisconnectKind.TRANSIENT and ended.code == 1006
+
+
+# --------------------------------------------------------------------------- audio matching
+
+
+async def test_loose_audio_needs_the_stated_duration() -> None:
+    provider = FakeProvider(
+        [expect.audio(min_seconds=1.0), emit.input_transcript("hello"), expect.close()]
+    )
+    session = await provider.connect(setup_for())
+    for _ in range(9):
+        await session.send(audio(0.1))
+    assert provider.connections[0].events == []  # 0.9 s is not enough
+    await session.send(audio(0.1))
+    assert types(await take(session, 1)) == ["input_transcript"]
+    record = provider.connections[0]
+    assert record.audio_chunks == 10
+    assert record.audio_bytes == 32000
+    assert record.audio_seconds == pytest.approx(1.0)
+    await session.close()
+    provider.assert_done()
+
+
+async def test_exact_audio_is_compared_across_chunks() -> None:
+    payload = bytes(range(200))
+    provider = FakeProvider([expect.audio(exact=payload), emit.turn_complete(), expect.close()])
+    session = await provider.connect(setup_for())
+    await session.send(AudioInput(payload[:50], RATE))
+    await session.send(AudioInput(payload[50:], RATE))
+    assert types(await take(session, 1)) == ["turn_complete"]
+    await session.close()
+    provider.assert_done()
+
+
+async def test_exact_audio_mismatch_names_the_byte() -> None:
+    provider = FakeProvider([expect.audio(exact=b"\x00\x01\x02\x03"), emit.turn_complete()])
+    session = await provider.connect(setup_for())
+    await session.send(AudioInput(b"\x00\x01\x09\x03", RATE))
+    _, ended = await drain(session)
+    assert ended.kind is DisconnectKind.FATAL
+    assert "connection 1 step 1 (expect audio exactly 4 bytes)" in ended.reason
+    assert "byte 2" in ended.reason
+
+
+async def test_unexpected_streaming_audio_is_counted_not_failed() -> None:
+    provider = FakeProvider([expect.text("hi"), emit.turn_complete(), expect.close()])
+    session = await provider.connect(setup_for())
+    await session.send(audio(0.2))
+    await session.send(audio(0.2))
+    await session.send(TextInput("hi"))
+    assert types(await take(session, 1)) == ["turn_complete"]
+    record = provider.connections[0]
+    assert record.unmatched_audio_chunks == 2
+    assert record.unmatched_audio_bytes == 2 * 6400
+    await session.close()
+    provider.assert_done()
+
+
+async def test_strict_mode_refuses_unexpected_audio() -> None:
+    provider = FakeProvider([expect.text("hi")], strict=True)
+    session = await provider.connect(setup_for())
+    await session.send(audio(0.2))
+    _, ended = await drain(session)
+    assert ended.kind is DisconnectKind.FATAL
+    assert "connection 1 step 1 (expect text 'hi'): got unexpected audio" in ended.reason
+
+
+async def test_audio_at_the_wrong_rate_fails() -> None:
+    provider = FakeProvider([expect.audio()])
+    session = await provider.connect(setup_for())
+    await session.send(AudioInput(b"\x00\x00" * 10, 24000))
+    _, ended = await drain(session)
+    assert "24000 Hz, the provider takes 16000 Hz" in ended.reason
+    with pytest.raises(ScriptFailed):
+        provider.assert_done()
+
+
+# --------------------------------------------------------------------------- other inputs
+
+
+async def test_text_regex_image_and_control_items() -> None:
+    provider = FakeProvider(
+        [
+            expect.text(pattern=r"^what.*weather"),
+            expect.image("image/png"),
+            expect.activity_start(),
+            expect.activity_end(),
+            expect.audio_stream_end(),
+            emit.turn_complete(),
+            expect.close(),
+        ]
+    )
+    session = await provider.connect(setup_for())
+    await session.send(TextInput("what is the weather in Paris"))
+    await session.send(ImageInput(b"\x89PNG", "image/png"))
+    await session.send(ActivityStart())
+    await session.send(ActivityEnd())
+    await session.send(AudioStreamEnd())
+    assert types(await take(session, 1)) == ["turn_complete"]
+    assert provider.connections[0].kinds == [
+        "text",
+        "image",
+        "activity_start",
+        "activity_end",
+        "audio_stream_end",
+    ]
+    await session.close()
+    provider.assert_done()
+
+
+async def test_wrong_text_fails_naming_the_step() -> None:
+    provider = FakeProvider(
+        [emit.output_transcript("hello"), expect.text("hi"), emit.turn_complete()]
+    )
+    session = await provider.connect(setup_for())
+    await session.send(TextInput("bye"))
+    events, ended = await drain(session)
+    assert types(events) == ["output_transcript"]  # emitted before the mismatch
+    assert ended.kind is DisconnectKind.FATAL
+    assert ended.reason == "connection 1 step 2 (expect text 'hi'): got text 'bye'"
+    with pytest.raises(ScriptFailed) as info:
+        provider.assert_done()
+    message = str(info.value)
+    assert "connection 1 step 2 (expect text 'hi'): got text 'bye'" in message
+    assert "connection 1 step 3 (emit turn_complete): not played" in message
+
+
+async def test_send_after_a_mismatch_raises_fatal() -> None:
+    provider = FakeProvider([expect.text("hi")])
+    session = await provider.connect(setup_for())
+    await session.send(ImageInput(b"jpg"))
+    with pytest.raises(ProviderDisconnected) as info:
+        await session.send(TextInput("hi"))
+    assert info.value.kind is DisconnectKind.FATAL
+    assert "got unexpected image" in info.value.reason
+
+
+async def test_images_refused_when_the_capability_is_off() -> None:
+    provider = FakeProvider([expect.image()], capabilities={"images": False})
+    session = await provider.connect(setup_for())
+    await session.send(ImageInput(b"jpg"))
+    _, ended = await drain(session)
+    assert "capabilities.images is False" in ended.reason
+
+
+# --------------------------------------------------------------------------- tools
+
+
+async def test_tool_round_trip() -> None:
+    provider = FakeProvider(
+        [
+            expect.audio(min_seconds=0.5),
+            emit.tool_call("c1", "weather", {"city": "Paris"}),
+            expect.tool_result("c1", name="weather", result=lambda r: "sunny" in r, error=None),
+            emit.speech("It is sunny"),
+            emit.turn_complete(),
+            expect.close(),
+        ]
+    )
+    session = await provider.connect(setup_for())
+    await session.send(audio(0.5))
+    (call,) = await take(session, 1)
+    assert isinstance(call, ToolCallEvent)
+    await session.send_tool_result(call.id, call.name, {"forecast": "sunny"}.__repr__())
+    rest = await take(session, 6)
+    assert types(rest)[-1] == "turn_complete"
+    record = provider.connections[0]
+    assert [r.call_id for r in record.tool_results] == ["c1"]
+    await session.close()
+    provider.assert_done()
+
+
+async def test_tool_result_for_the_wrong_id_fails() -> None:
+    provider = FakeProvider([emit.tool_call("c1", "weather"), expect.tool_result("c1")])
+    session = await provider.connect(setup_for())
+    await take(session, 1)
+    await session.send_tool_result("c9", "weather", "x")
+    _, ended = await drain(session)
+    assert ended.kind is DisconnectKind.FATAL
+    assert ended.reason.startswith("connection 1 step 2 (expect tool result 'c1'): got tool")
+    assert "id='c9'" in ended.reason
+
+
+async def test_tool_error_expectation() -> None:
+    provider = FakeProvider(
+        [
+            emit.tool_call("c1", "boom"),
+            expect.tool_result("c1", error="timed out"),
+            expect.close(),
+        ]
+    )
+    session = await provider.connect(setup_for())
+    await session.send_tool_result("c1", "boom", None, error="tool boom timed out after 1 s")
+    await session.close()
+    provider.assert_done()
+
+
+async def test_tool_results_in_any_order() -> None:
+    provider = FakeProvider(
+        [
+            emit.tool_call("a", "slow"),
+            emit.tool_call("b", "fast"),
+            expect.any_order(expect.tool_result("a"), expect.tool_result("b")),
+            emit.turn_complete(),
+            expect.close(),
+        ]
+    )
+    session = await provider.connect(setup_for())
+    await session.send_tool_result("b", "fast", 1)
+    assert provider.connections[0].events[-1].type == "tool_call"
+    await session.send_tool_result("a", "slow", 2)
+    assert provider.connections[0].events[-1].type == "turn_complete"
+    await session.close()
+    provider.assert_done()
+
+
+# --------------------------------------------------------------------------- endings
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (1000, DisconnectKind.CLOSED),
+        (1001, DisconnectKind.ROTATION),
+        (1008, DisconnectKind.FATAL),
+        (1011, DisconnectKind.TRANSIENT),
+        (4003, DisconnectKind.FATAL),
+    ],
+)
+async def test_close_codes_are_classified(code: int, kind: DisconnectKind) -> None:
+    provider = FakeProvider([emit.turn_complete(), end.close(code, "bye")])
+    session = await provider.connect(setup_for())
+    events, ended = await drain(session)
+    assert types(events) == ["turn_complete"]
+    assert (ended.kind, ended.code, ended.reason) == (kind, code, "bye")
+    provider.assert_done()
+
+
+async def test_drop_is_transient_1006_and_send_raises_it() -> None:
+    provider = FakeProvider([expect.audio(), end.drop()])
+    session = await provider.connect(setup_for())
+    await session.send(audio())
+    with pytest.raises(ProviderDisconnected) as info:
+        await session.send(audio())
+    assert (info.value.kind, info.value.code) == (DisconnectKind.TRANSIENT, 1006)
+    _, ended = await drain(session)
+    assert (ended.kind, ended.code) == (DisconnectKind.TRANSIENT, 1006)
+    # a second reader sees the same ending again
+    _, again = await drain(session)
+    assert again.kind is DisconnectKind.TRANSIENT
+    assert len(provider.connections[0].sent_after_end) == 1
+    provider.assert_done()
+
+
+async def test_go_away_then_client_switches_connection() -> None:
+    provider = FakeProvider(
+        [
+            [
+                expect.connect(handle=None),
+                emit.session_update("h1"),
+                emit.go_away(time_left=10),
+                expect.close(),
+            ],
+            [
+                expect.connect(handle="h1"),
+                expect.text("still there?"),
+                emit.output_transcript("yes"),
+                emit.turn_complete(),
+                end.close(1000),
+            ],
+        ]
+    )
+    first = await provider.connect(setup_for())
+    update, go_away = await take(first, 2)
+    assert isinstance(update, SessionUpdateEvent) and update.resumption_handle
+    assert isinstance(go_away, GoAwayEvent)
+    second = await provider.connect(setup_for(resumption_handle=update.resumption_handle))
+    await first.close()
+    await second.send(TextInput("still there?"))
+    events, ended = await drain(second)
+    assert types(events) == ["output_transcript", "turn_complete"]
+    assert ended.kind is DisconnectKind.CLOSED
+    assert [c.setup.resumption_handle for c in provider.connections] == [None, "h1"]
+    provider.assert_done()
+
+
+async def test_wrong_handle_fails_the_connect() -> None:
+    provider = FakeProvider([[emit.turn_complete()], [expect.connect(handle="h1")]])
+    await provider.connect(setup_for())
+    with pytest.raises(ProviderDisconnected) as info:
+        await provider.connect(setup_for(resumption_handle="stale"))
+    assert info.value.kind is DisconnectKind.FATAL
+    assert info.value.reason == (
+        "connection 2 step 1 (expect connect handle='h1'): got resumption handle 'stale'"
+    )
+    with pytest.raises(ScriptFailed, match="resumption handle 'stale'"):
+        provider.assert_done()
+
+
+async def test_rejected_handle_at_connect_then_fresh_reseeded_session() -> None:
+    history = [Message.text("user", "hi", modality="audio")]
+    provider = FakeProvider(
+        [
+            [expect.connect(handle="old"), end.refuse()],
+            [expect.connect(handle=None, history=True), emit.turn_complete()],
+        ]
+    )
+    with pytest.raises(ProviderDisconnected) as info:
+        await provider.connect(setup_for(resumption_handle="old"))
+    assert info.value.kind is DisconnectKind.REJECTED_HANDLE
+    assert info.value.code == 1008
+    session = await provider.connect(setup_for(history=history))
+    assert types(await take(session, 1)) == ["turn_complete"]
+    assert provider.connections[0].ended is not None
+    assert provider.connections[0].ended.kind is DisconnectKind.REJECTED_HANDLE
+    provider.assert_done()
+
+
+async def test_connect_expectations_on_tools_and_instruction() -> None:
+    def weather(city: str) -> str:
+        """Weather for a city."""
+        return "sunny"
+
+    provider = FakeProvider(
+        [expect.connect(tools={"weather"}, system_contains="helpful"), expect.close()]
+    )
+    session = await provider.connect(
+        setup_for(tools=tool_specs([weather]), system_instruction="You are helpful.")
+    )
+    await session.close()
+    provider.assert_done()
+
+    provider = FakeProvider([expect.connect(tools=set()), expect.close()])
+    with pytest.raises(ProviderDisconnected, match=r"got tools \['weather'\]"):
+        await provider.connect(setup_for(tools=tool_specs([weather])))
+
+
+async def test_more_connects_than_scripted_fail_clearly() -> None:
+    provider = FakeProvider([emit.turn_complete()])
+    await provider.connect(setup_for())
+    with pytest.raises(ProviderDisconnected) as info:
+        await provider.connect(setup_for())
+    assert info.value.kind is DisconnectKind.FATAL
+    assert "connect #2: the script has only 1 connection(s)" in info.value.reason
+    with pytest.raises(ScriptFailed, match="connect #2"):
+        provider.assert_done()
+
+
+# --------------------------------------------------------------------------- close / done
+
+
+async def test_close_is_idempotent_and_ends_events_with_closed() -> None:
+    provider = FakeProvider([emit.turn_complete(), expect.close()])
+    session = await provider.connect(setup_for())
+    reader = asyncio.ensure_future(drain(session))
+    await session.close()
+    await session.close()
+    events, ended = await reader
+    assert ended.kind is DisconnectKind.CLOSED
+    with pytest.raises(ProviderDisconnected) as info:
+        await session.send(audio())
+    assert info.value.kind is DisconnectKind.CLOSED
+    assert len(events) <= 1
+    provider.assert_done()  # audio after close is tolerated (not strict)
+
+
+async def test_control_item_after_close_is_a_failure() -> None:
+    provider = FakeProvider([expect.close()])
+    session = await provider.connect(setup_for())
+    await session.close()
+    with pytest.raises(ProviderDisconnected):
+        await session.send(TextInput("lost"))
+    with pytest.raises(ScriptFailed, match="text 'lost' sent after close"):
+        provider.assert_done()
+
+
+async def test_unplayed_steps_and_connections_fail_naming_each() -> None:
+    provider = FakeProvider(
+        [
+            [expect.audio(min_seconds=1), emit.turn_complete(), expect.close()],
+            [expect.connect(handle="h"), emit.turn_complete()],
+        ]
+    )
+    session = await provider.connect(setup_for())
+    await session.send(audio(0.5))
+    with pytest.raises(ScriptFailed) as info:
+        provider.assert_done()
+    problems = info.value.problems
+    assert problems == [
+        "connection 1 step 1 (expect audio >= 1 s): not played (got 16000 of 32000 bytes)",
+        "connection 1 step 2 (emit turn_complete): not played",
+        "connection 1 step 3 (expect client close): not played "
+        "(the client never closed the connection)",
+        "connection 2 (2 steps): never connected",
+    ]
+
+
+async def test_wait_done_returns_once_the_script_is_played() -> None:
+    provider = FakeProvider([expect.text("a"), emit.turn_complete(), expect.close()])
+    session = await provider.connect(setup_for())
+    waiter = asyncio.ensure_future(provider.wait_done())
+    await asyncio.sleep(0)  # let it start waiting (a yield, not a wall-clock wait)
+    assert not waiter.done()
+    await session.send(TextInput("a"))
+    await session.close()
+    await waiter
+    provider.assert_done()
+
+
+async def test_events_wait_without_polling() -> None:
+    provider = FakeProvider([expect.text("go"), emit.turn_complete(), expect.close()])
+    session = await provider.connect(setup_for())
+    reader = asyncio.ensure_future(take(session, 1))
+    await asyncio.sleep(0)
+    assert not reader.done()
+    await session.send(TextInput("go"))
+    assert types(await reader) == ["turn_complete"]
+    await session.close()
+
+
+# --------------------------------------------------------------------------- script shape
+
+
+def test_steps_after_an_ending_are_rejected() -> None:
+    with pytest.raises(ValueError, match=r"step 1 \(drop \(1006\)\) ends the connection"):
+        FakeProvider([end.drop(), emit.turn_complete()])
+
+
+def test_connect_expectation_must_come_first() -> None:
+    with pytest.raises(ValueError, match="connect expectations must come first"):
+        FakeProvider([emit.turn_complete(), expect.connect(handle=None)])
+
+
+def test_non_steps_are_rejected() -> None:
+    with pytest.raises(TypeError, match="not a script step"):
+        FakeProvider(["hello"])  # type: ignore[list-item]
+
+
+def test_builders_validate_arguments() -> None:
+    with pytest.raises(ValueError):
+        emit.audio(b"\x00")  # odd byte count
+    with pytest.raises(ValueError):
+        emit.audio()
+    with pytest.raises(ValueError):
+        expect.audio(min_seconds=1, min_bytes=2)
+    with pytest.raises(ValueError):
+        expect.text("a", pattern="b")
