@@ -1,0 +1,238 @@
+"""One Gemini Live connection through google-genai's ``client.aio.live.connect``.
+
+Thin on purpose: what to send and how to read what arrives is the codec's job. This module
+owns the connection's lifetime and turns every way it can end into a
+:class:`~realtalk.provider.ProviderDisconnected` classified by close code (and the provider
+signals that go with it), never by exception class.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import websockets
+from google import genai
+from google.genai import errors, types
+
+from realtalk.events import GoAwayEvent, RealtimeEvent
+from realtalk.inputs import InputItem
+from realtalk.provider import (
+    DisconnectKind,
+    ProviderDisconnected,
+    ProviderError,
+    SessionSetup,
+    classify_close_code,
+)
+
+from . import codec
+from .options import resolve_client_options, resolve_model
+
+logger = logging.getLogger("realtalk_gemini")
+
+_HANDLE_REFUSAL_CODES = frozenset({1007, 1008})
+"""Close codes with which the server refuses a setup (invalid argument, policy)."""
+
+_ABNORMAL = 1006
+
+
+def _close_of(exc: BaseException) -> tuple[int | None, str]:
+    """Close code and reason carried by an SDK or websockets exception, if any."""
+    if isinstance(exc, errors.APIError):
+        reason = exc.details if isinstance(exc.details, str) else (exc.message or "")
+        return (int(exc.code) if exc.code is not None else None), str(reason or "")
+    if isinstance(exc, websockets.ConnectionClosed):
+        if exc.rcvd is not None:
+            return exc.rcvd.code, exc.rcvd.reason
+        return _ABNORMAL, "connection lost without a close frame"
+    return None, ""
+
+
+def _handshake_kind(exc: BaseException) -> DisconnectKind | None:
+    """HTTP refusals of the WebSocket upgrade: 4xx (bad key, unknown path) cannot recover."""
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None)
+    if not isinstance(status, int):
+        return None
+    if status in (408, 429) or status >= 500:
+        return DisconnectKind.TRANSIENT
+    return DisconnectKind.FATAL
+
+
+class GeminiSession:
+    """A live connection; implements :class:`realtalk.provider.ProviderSession`."""
+
+    def __init__(
+        self,
+        client: genai.Client,
+        connection: contextlib.AbstractAsyncContextManager[Any],
+        session: Any,
+        *,
+        presented_handle: bool,
+    ) -> None:
+        self._client = client
+        self._connection = connection
+        self._session = session
+        self._presented_handle = presented_handle
+        self._decoder = codec.Decoder()
+        self._received = False
+        self._go_away = False
+        self._closing = False
+        self._closed = False
+        self._ended: ProviderDisconnected | None = None
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's id for this connection, when it sent one."""
+        value = getattr(self._session, "session_id", None)
+        return value if isinstance(value, str) else None
+
+    def _disconnect(self, code: int | None, reason: str) -> ProviderDisconnected:
+        """Classify the end of the connection; remembered so later calls agree."""
+        if self._ended is not None:
+            return self._ended
+        if self._closing:
+            kind = DisconnectKind.CLOSED
+        elif self._presented_handle and not self._received and code in _HANDLE_REFUSAL_CODES:
+            kind = DisconnectKind.REJECTED_HANDLE
+        else:
+            kind = classify_close_code(code)
+            if self._go_away and kind in (DisconnectKind.CLOSED, DisconnectKind.TRANSIENT):
+                kind = DisconnectKind.ROTATION  # the server announced this close
+        self._ended = ProviderDisconnected(kind, code=code, reason=reason)
+        return self._ended
+
+    async def _call(self, call: codec.SendCall) -> None:
+        if self._ended is not None:
+            raise self._ended
+        if self._closing:
+            raise self._disconnect(1000, "connection closed by the client")
+        try:
+            await getattr(self._session, call.method)(**call.kwargs)
+        except (errors.APIError, websockets.ConnectionClosed) as exc:
+            code, reason = _close_of(exc)
+            raise self._disconnect(code, reason) from exc
+
+    async def send(self, item: InputItem) -> None:
+        await self._call(codec.input_call(item))
+
+    async def send_tool_result(
+        self, call_id: str, name: str, result: Any, error: str | None = None
+    ) -> None:
+        await self._call(codec.tool_response_call(call_id, name, result, error))
+
+    async def reseed(self, setup: SessionSetup) -> None:
+        """Add persisted history as context without asking for a reply."""
+        call = codec.reseed_call(setup.history)
+        if call is not None:
+            await self._call(call)
+
+    async def events(self) -> AsyncIterator[RealtimeEvent]:
+        """Neutral events across turns (the SDK's ``receive()`` stops at each turn end)."""
+        if self._ended is not None:
+            raise self._ended
+        while True:
+            try:
+                async for message in self._session.receive():
+                    for event in self._decoder.decode(message):
+                        if isinstance(event, GoAwayEvent):
+                            self._go_away = True
+                        yield event
+                    self._received = True
+            except (errors.APIError, websockets.ConnectionClosed) as exc:
+                code, reason = _close_of(exc)
+                raise self._disconnect(code, reason) from exc
+            except (ValueError, TypeError) as exc:
+                # An undecodable frame: this connection cannot be trusted any more.
+                logger.warning("Gemini Live sent an unreadable frame: %s", exc)
+                ended = self._disconnect(None, f"unreadable server frame: {exc}")
+                await self._shutdown()
+                raise ended from exc
+            if self._ended is not None:
+                raise self._ended
+
+    async def _shutdown(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._connection.__aexit__(None, None, None)
+        except Exception as exc:  # closing a dead socket must not mask the real outcome
+            logger.debug("closing the Gemini Live socket failed: %s", exc)
+        with contextlib.suppress(Exception):
+            await self._client.aio.aclose()
+
+    async def close(self) -> None:
+        """Close the connection (idempotent); ``events()`` then ends with CLOSED."""
+        self._closing = True
+        await self._shutdown()
+
+
+async def open_session(
+    setup: SessionSetup,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> GeminiSession:
+    """Open one Live connection for ``setup``; reseed history when starting fresh."""
+    env = os.environ if environ is None else environ
+    options = resolve_client_options(setup.config.provider_options, env)
+    try:
+        client = genai.Client(**options.client_kwargs())
+    except ValueError as exc:  # the SDK's own validation of options; never echoes keys
+        raise ProviderError(f"cannot configure google-genai: {exc}") from None
+    model = resolve_model(setup.config.model, env)
+    try:
+        config = codec.live_connect_config(setup)
+    except ValueError as exc:
+        raise ProviderError(f"invalid Gemini Live settings: {exc}") from None
+    presented = bool(setup.resumption_handle) and setup.config.session_resumption
+    connection = client.aio.live.connect(model=model, config=config)
+    try:
+        session = await _enter(connection, presented=presented)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await client.aio.aclose()
+        raise
+    live = GeminiSession(client, connection, session, presented_handle=presented)
+    if setup.history and not presented:
+        try:
+            await live.reseed(setup)
+        except BaseException:
+            await live.close()
+            raise
+    return live
+
+
+async def _enter(
+    connection: contextlib.AbstractAsyncContextManager[Any], *, presented: bool
+) -> Any:
+    """Open the socket and wait for ``setupComplete``, classifying every refusal."""
+    try:
+        return await connection.__aenter__()
+    except (errors.APIError, websockets.ConnectionClosed) as exc:
+        code, reason = _close_of(exc)
+        if presented and code in _HANDLE_REFUSAL_CODES:
+            kind = DisconnectKind.REJECTED_HANDLE
+        else:
+            kind = classify_close_code(code)
+            if kind is DisconnectKind.CLOSED:
+                kind = DisconnectKind.TRANSIENT  # closed before the session ever started
+        raise ProviderDisconnected(kind, code=code, reason=reason) from exc
+    except websockets.InvalidStatus as exc:
+        refused = _handshake_kind(exc) or DisconnectKind.FATAL
+        raise ProviderDisconnected(refused, reason=f"WebSocket upgrade refused: {exc}") from exc
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as exc:
+        raise ProviderDisconnected(
+            DisconnectKind.TRANSIENT, reason=f"cannot reach Gemini Live: {exc}"
+        ) from exc
+
+
+def connect_config_for(setup: SessionSetup) -> types.LiveConnectConfig:
+    """The connect config ``open_session`` would use (for diagnostics and tests)."""
+    return codec.live_connect_config(setup)
+
+
+__all__ = ["GeminiSession", "connect_config_for", "open_session"]
