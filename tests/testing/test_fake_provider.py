@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,6 +39,7 @@ from realtalk.provider import (
 )
 from realtalk.tools import tool_specs
 from realtalk_testing import FakeProvider, ScriptFailed, emit, end, expect
+from realtalk_testing.fake_provider import SCRIPT_ENV
 
 RATE = 16000
 
@@ -643,3 +647,151 @@ def test_builders_validate_arguments() -> None:
         expect.audio(min_seconds=1, min_bytes=2)
     with pytest.raises(ValueError):
         expect.text("a", pattern="b")
+
+
+# --------------------------------------------------------------------------- JSON scripts
+
+
+def test_json_script_builds_the_same_steps() -> None:
+    from realtalk_testing.script import script_from_data
+
+    data = [
+        [
+            {"expect": "connect", "handle": None},
+            {"expect": "audio", "min_seconds": 0.5},
+            {"emit": "tool_call", "call_id": "c1", "name": "weather", "args": {"city": "Oslo"}},
+            {"expect": "tool_result", "call_id": "c1", "error": None},
+            {"emit": "audio", "data_b64": "AAABAA=="},
+            {"emit": "tool_call_cancelled", "ids": ["c1"]},
+            {"emit": "session_update", "handle": "h1"},
+            {"emit": "go_away", "time_left": 3},
+            {"end": "close", "code": 1001},
+        ],
+        [
+            {"expect": "connect", "handle": "stale"},
+            {"end": "refuse", "kind": "rejected_handle", "code": 1008},
+        ],
+    ]
+    script = script_from_data(data)
+    assert [s.describe() for s in script[0]] == [
+        "expect connect handle=None",
+        "expect audio >= 0.5 s",
+        "emit tool_call (id='c1', name='weather', args={'city': 'Oslo'})",
+        "expect tool result 'c1' error=None",
+        "emit audio (4 bytes)",
+        "emit tool_call_cancelled (ids=['c1'])",
+        "emit session_update (resumption_handle='h1', resumable=True)",
+        "emit go_away (time_left=3.0)",
+        "close 1001",
+    ]
+    assert script[1][1].describe() == "refuse connect (rejected_handle, code=1008)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([{"emit": "nope"}], "script step 1: unknown step emit.nope"),
+        ([{"expect": "text", "emit": "text"}], "exactly one of"),
+        ([{"expect": "audio", "min_seconds": 1, "min_bytes": 2}], "script step 1: expect.audio"),
+        ([{"emit": "tool_call", "call_id": "c"}], "script step 1: emit.tool_call"),
+        ([[{"emit": "turn_complete"}], [42]], "script connection 2 step 1: a step is a JSON"),
+        ({"steps": []}, "a script is a list"),
+    ],
+)
+def test_json_script_errors_name_the_step(data: Any, message: str) -> None:
+    from realtalk_testing.script import script_from_data
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        script_from_data(data)
+
+
+def test_load_script_reports_bad_files(tmp_path: Path) -> None:
+    from realtalk_testing.script import load_script
+
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_script(tmp_path / "missing.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("[{", encoding="utf-8")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_script(bad)
+
+
+async def test_script_from_provider_options() -> None:
+    provider = FakeProvider()  # as the registered plugin builds it
+    config = RealtimeConfig(
+        model="fake-model",
+        provider_options={"script": [emit.output_transcript("from options"), expect.close()]},
+    )
+    session = await provider.connect(SessionSetup(config=config))
+    assert await take(session, 1) == [OutputTranscriptEvent(text="from options", finished=True)]
+    await session.close()
+    provider.assert_done()
+
+
+async def test_script_from_a_json_file_named_by_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "script.json"
+    path.write_text(
+        json.dumps([{"expect": "text", "text": "ping"}, {"emit": "text", "text": "pong"}]),
+        encoding="utf-8",
+    )
+    monkeypatch.setenv(SCRIPT_ENV, str(path))
+    provider = FakeProvider()
+    session = await provider.connect(setup_for())
+    await session.send(TextInput("ping"))
+    assert types(await take(session, 1)) == ["text_delta"]
+    provider.assert_done()
+
+
+async def test_provider_without_any_script_says_how_to_give_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(SCRIPT_ENV, raising=False)
+    provider = FakeProvider()
+    with pytest.raises(ProviderDisconnected, match="has no script") as info:
+        await provider.connect(setup_for())
+    assert SCRIPT_ENV in info.value.reason
+
+
+# --------------------------------------------------------------------------- plugin
+
+
+def test_entry_point_registers_the_fake_provider() -> None:
+    import importlib.metadata
+
+    import pluggy
+    from realtalk.hookspecs import PROJECT, ProviderRecord, RealtalkSpecs
+
+    (entry_point,) = [
+        ep for ep in importlib.metadata.entry_points(group="realtalk") if ep.name == "fake"
+    ]
+    manager = pluggy.PluginManager(PROJECT)
+    manager.add_hookspecs(RealtalkSpecs)
+    manager.register(entry_point.load(), name="fake")
+    records: list[ProviderRecord] = []
+    manager.hook.realtalk_register_providers(register=records.append)
+    (record,) = records
+    assert record.name == "fake"
+    assert record.models == ("fake-*",)
+    assert record.capabilities.resumption is True
+    provider = record.factory()
+    assert isinstance(provider, FakeProvider)
+    assert provider.capabilities == record.capabilities
+
+
+def test_registry_resolves_fake_models() -> None:
+    plugins = pytest.importorskip("realtalk.plugins")
+    record = plugins.build_registry().resolve_provider("fake-echo")
+    assert record.name == "fake"
+    assert isinstance(record.factory(), FakeProvider)
+
+
+def test_package_exports() -> None:
+    import realtalk_testing
+
+    for name in ("FakeProvider", "expect", "emit", "end", "ScriptFailed", "ANY"):
+        assert name in realtalk_testing.__all__
+        assert getattr(realtalk_testing, name) is not None
+    with pytest.raises(AttributeError):
+        realtalk_testing.NoSuchThing  # noqa: B018

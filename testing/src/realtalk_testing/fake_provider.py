@@ -275,14 +275,20 @@ class FakeSession:
     # ----------------------------------------------------------------- ProviderSession
 
     async def send(self, item: InputItem) -> None:
-        """Offer one input item to the script (raises ProviderDisconnected once ended)."""
+        """Offer one input item to the script (raises ProviderDisconnected once ended).
+
+        Yields to the event loop once, like a real socket write, so a client that sends
+        in a tight loop cannot starve its own receive task.
+        """
         self._receive(item)
+        await asyncio.sleep(0)
 
     async def send_tool_result(
         self, call_id: str, name: str, result: Any, error: str | None = None
     ) -> None:
         """Offer a tool result to the script (raises ProviderDisconnected once ended)."""
         self._receive(ToolResult(call_id=call_id, name=name, result=result, error=error))
+        await asyncio.sleep(0)
 
     async def events(self) -> AsyncIterator[RealtimeEvent]:
         """Emitted events in order; then ``ProviderDisconnected`` saying how it ended."""
