@@ -761,6 +761,7 @@ def test_entry_point_registers_the_fake_provider() -> None:
     import importlib.metadata
 
     import pluggy
+
     from realtalk.hookspecs import PROJECT, ProviderRecord, RealtalkSpecs
 
     (entry_point,) = [
