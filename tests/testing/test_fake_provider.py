@@ -267,6 +267,32 @@ async def test_strict_mode_refuses_unexpected_audio() -> None:
     assert "connection 1 step 1 (expect text 'hi'): got unexpected audio" in ended.reason
 
 
+async def test_audio_stream_end_is_streaming_input_too() -> None:
+    provider = FakeProvider([emit.turn_complete()])
+    session = await provider.connect(setup_for())
+    await session.send(audio())
+    await session.send(AudioStreamEnd())
+    assert provider.connections[0].unmatched_items == [AudioStreamEnd()]
+    provider.assert_done()
+
+    strict = FakeProvider([emit.turn_complete()], strict=True)
+    session = await strict.connect(setup_for())
+    await session.send(AudioStreamEnd())
+    with pytest.raises(ScriptFailed, match=r"after its last step, 1.*unexpected audio_stream_end"):
+        strict.assert_done()
+
+
+async def test_tolerate_accepts_more_streaming_kinds() -> None:
+    provider = FakeProvider([expect.text("hi"), expect.close()], tolerate={"image"})
+    session = await provider.connect(setup_for())
+    await session.send(ImageInput(b"frame1"))
+    await session.send(TextInput("hi"))
+    await session.send(ImageInput(b"frame2"))
+    await session.close()
+    assert len(provider.connections[0].unmatched_items) == 2
+    provider.assert_done()
+
+
 async def test_audio_at_the_wrong_rate_fails() -> None:
     provider = FakeProvider([expect.audio()])
     session = await provider.connect(setup_for())

@@ -51,6 +51,10 @@ from .script import (
 SCRIPT_ENV = "REALTALK_FAKE_SCRIPT"
 """Environment variable naming a JSON script file for a FakeProvider built without one."""
 
+STREAMING_KINDS = frozenset({"audio", "audio_stream_end"})
+"""Microphone-stream items accepted (and counted) when no expectation wants them,
+unless the provider is strict: clients stream these continuously, not as scripted turns."""
+
 DEFAULT_CAPABILITIES = ProviderCapabilities(
     images=True, resumption=True, manual_activity=True, tool_cancellation=True
 )
@@ -87,6 +91,8 @@ class ConnectionRecord:
     unmatched_audio_bytes: int = 0
     """Audio received while no audio expectation was current (accepted unless strict)."""
     unmatched_audio_chunks: int = 0
+    unmatched_items: list[Received] = field(default_factory=list)
+    """Other tolerated items nobody expected (``audio_stream_end``, ``tolerate`` kinds)."""
     sent_after_end: list[Received] = field(default_factory=list)
     """Sends refused because the server had ended the connection (they raised)."""
     steps_played: int = 0
@@ -269,6 +275,8 @@ class FakeSession:
             if isinstance(item, AudioInput):
                 self.record.unmatched_audio_bytes += len(item.data)
                 self.record.unmatched_audio_chunks += 1
+            else:
+                self.record.unmatched_items.append(item)
             return
         self._fail(f"{self._label()}: got unexpected {describe_item(item)}")
 
@@ -343,8 +351,9 @@ class FakeProvider:
     ``connect``). ``None`` means "load it at the first connect" from
     ``config.provider_options["script"]`` or the JSON file named by
     ``REALTALK_FAKE_SCRIPT`` (that is how the registered ``fake`` provider gets one).
-    Streaming audio nobody expects is accepted and counted unless ``strict``; item kinds
-    in ``tolerate`` (e.g. ``{"audio_stream_end"}``) are accepted the same way.
+    Streaming input nobody expects (audio chunks and ``audio_stream_end``) is accepted
+    and counted unless ``strict``; item kinds in ``tolerate`` (e.g. ``{"image"}`` for a
+    video stream) are accepted the same way.
     """
 
     name = "fake"
@@ -359,7 +368,7 @@ class FakeProvider:
     ) -> None:
         self.capabilities = _capabilities(capabilities)
         self.strict = strict
-        self.tolerated = frozenset(tolerate) | (frozenset() if strict else frozenset({"audio"}))
+        self.tolerated = frozenset(tolerate) | (frozenset() if strict else STREAMING_KINDS)
         self._script: list[list[Step]] | None = (
             normalize_script(script) if script is not None else None
         )
@@ -481,6 +490,7 @@ class FakeProvider:
 __all__ = [
     "DEFAULT_CAPABILITIES",
     "SCRIPT_ENV",
+    "STREAMING_KINDS",
     "ConnectionRecord",
     "FakeProvider",
     "FakeSession",
