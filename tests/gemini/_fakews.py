@@ -38,6 +38,10 @@ class FakeWebSocket:
     def push(self, frame: dict[str, Any] | CloseWith) -> None:
         self._incoming.put_nowait(frame)
 
+    def kill(self, code: int | None = None) -> None:
+        """The connection dies; nobody is reading yet, the next send finds out."""
+        self._closed = ConnectionClosedInfo(code, "", by_client=False)
+
     @property
     def closed_by_client(self) -> bool:
         return self._closed is not None and self._closed.by_client
@@ -55,6 +59,8 @@ class FakeWebSocket:
         if self._closed is not None:
             raise self._error()
         item = await self._incoming.get()
+        if self._closed is not None:
+            raise self._error()
         if isinstance(item, CloseWith):
             self._closed = ConnectionClosedInfo(item.code, item.reason, by_client=False)
             raise self._error()
