@@ -1,0 +1,192 @@
+"""The ``realtalk`` command line.
+
+Subcommands live in :data:`COMMANDS`, a table of ``name -> "module:attribute"``; the
+attribute is a :class:`Command` (help text, ``configure(parser)``, ``run(args) -> int``).
+A new subcommand is a new module plus one line in the table, and a subcommand whose module
+cannot be imported (an optional dependency missing) breaks only itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+COMMANDS: dict[str, str] = {
+    "plugins": "realtalk.cli:PLUGINS",
+}
+"""Subcommand name -> ``"module:attribute"`` of its :class:`Command`."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand of ``realtalk``."""
+
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+# ---------------------------------------------------------------------- realtalk plugins
+
+
+def _configure_plugins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def plugins_report() -> dict[str, Any]:
+    """What ``realtalk plugins --json`` prints: loaded plugins, blocked names, failures."""
+    from .plugins import get_registry
+
+    registry = get_registry()
+    plugins = []
+    for info in registry.plugins:
+        plugins.append(
+            {
+                "name": info.name,
+                "distribution": info.distribution,
+                "version": info.version,
+                "providers": [
+                    {
+                        "name": name,
+                        "models": list(registry.providers[name].models),
+                        "description": registry.providers[name].description,
+                        "capabilities": registry.providers[name].capabilities.model_dump(),
+                    }
+                    for name in info.providers
+                    if name in registry.providers
+                ],
+                "checkpointers": [
+                    {
+                        "scheme": scheme,
+                        "description": registry.checkpointers[scheme].description,
+                    }
+                    for scheme in info.checkpointers
+                    if scheme in registry.checkpointers
+                ],
+            }
+        )
+    return {
+        "plugins": plugins,
+        "blocked": list(registry.blocked),
+        "failures": [
+            {
+                "name": failure.name,
+                "distribution": failure.distribution,
+                "version": failure.version,
+                "message": failure.message,
+            }
+            for failure in registry.failures
+        ],
+    }
+
+
+def _print_plugins_text(report: dict[str, Any], out: TextIO) -> None:
+    if not report["plugins"]:
+        print("No plugins loaded.", file=out)
+    for plugin in report["plugins"]:
+        source = plugin["distribution"] or "registered in process"
+        if plugin["version"]:
+            source += f" {plugin['version']}"
+        print(f"{plugin['name']}  ({source})", file=out)
+        for provider in plugin["providers"]:
+            models = ", ".join(provider["models"]) or "by name only"
+            line = f"  provider      {provider['name']}: {models}"
+            if provider["description"]:
+                line += f"  - {provider['description']}"
+            print(line, file=out)
+        for checkpointer in plugin["checkpointers"]:
+            line = f"  checkpointer  {checkpointer['scheme']}://"
+            if checkpointer["description"]:
+                line += f"  - {checkpointer['description']}"
+            print(line, file=out)
+        if not plugin["providers"] and not plugin["checkpointers"]:
+            print("  (lifecycle hooks only)", file=out)
+    if report["blocked"]:
+        print(f"\nBlocked by REALTALK_DISABLE_PLUGINS: {', '.join(report['blocked'])}", file=out)
+    if report["failures"]:
+        print("\nLoad failures:", file=out)
+        for failure in report["failures"]:
+            source = failure["distribution"] or "unknown distribution"
+            if failure["version"]:
+                source += f" {failure['version']}"
+            print(f"  {failure['name']}  ({source}): {failure['message']}", file=out)
+    else:
+        print("\nNo load failures.", file=out)
+
+
+def _run_plugins(args: argparse.Namespace) -> int:
+    report = plugins_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_plugins_text(report, sys.stdout)
+    return 0
+
+
+PLUGINS = Command(
+    help="list installed plugins, what they offer, and load failures",
+    configure=_configure_plugins,
+    run=_run_plugins,
+)
+
+
+# ---------------------------------------------------------------------- dispatch
+
+
+def _load_command(target: str) -> Command:
+    module_name, _, attribute = target.partition(":")
+    command = getattr(importlib.import_module(module_name), attribute)
+    if not isinstance(command, Command):
+        raise TypeError(f"{target} is not a realtalk.cli.Command")
+    return command
+
+
+def _unavailable(name: str, exc: Exception) -> Command:
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"realtalk {name} is unavailable: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+
+    return Command(help="(unavailable: see `realtalk {name}`)", configure=lambda p: None, run=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``realtalk`` argument parser with every subcommand of :data:`COMMANDS`."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="realtalk", description="realtalk: provider-agnostic realtime audio agents"
+    )
+    parser.add_argument("--version", action="version", version=f"realtalk {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, target in COMMANDS.items():
+        try:
+            command = _load_command(target)
+        except Exception as exc:
+            command = _unavailable(name, exc)
+        sub = subparsers.add_parser(name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(_run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``realtalk`` console script and ``python -m realtalk``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run = getattr(args, "_run", None)
+    if run is None:
+        parser.print_help()
+        return 2
+    result: int = run(args)
+    return result
+
+
+__all__ = ["COMMANDS", "PLUGINS", "Command", "build_parser", "main", "plugins_report"]
