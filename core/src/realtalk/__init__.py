@@ -22,7 +22,7 @@ from .queue import LiveInputQueue
 from .tools import tool
 
 if TYPE_CHECKING:
-    from .agent import AudioAgent, LiveAgent
+    from .agent import AudioAgent, LiveAgent  # type: ignore[import-not-found, unused-ignore]
 
 __version__ = "0.1.0"
 
