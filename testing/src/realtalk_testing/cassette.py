@@ -1,0 +1,465 @@
+"""The cassette format: a JSONL script of one or more Gemini Live connections.
+
+Line 1 is the header ``{"cassette": 1, "provider": "gemini", ...}``. Every other line
+belongs to a connection ``conn`` (1, 2, ...) and holds exactly one action:
+
+- ``connect``: expectations about the connection's setup (``{"handle": "h"}`` for the
+  resumption handle the client must present, ``{"handle": null}`` for a fresh session,
+  ``{"subset": {...}}`` for any fields of the setup message);
+- ``send``: a frame the client must send (the server waits for it), compared as
+  ``match`` says; audio lines may name ``min_bytes`` / ``min_seconds``;
+- ``recv``: a frame the server sends (optional ``delay_ms`` before it);
+- ``close``: the server closes with ``{"code": ..., "reason": ...}``;
+- ``drop``: the server aborts the TCP connection without a close frame.
+
+Loading validates everything and reports every problem with its line number, so a
+typo fails at load time instead of as a puzzling replay.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeAlias
+
+from .gemini_wire import (
+    CLIENT_KINDS,
+    SERVER_KEYS,
+    STREAMING_KINDS,
+    MatchSpec,
+    decode_b64,
+    frame_kind,
+    normalize_frame,
+    parse_match,
+)
+
+__all__ = [
+    "Cassette",
+    "CassetteFormatError",
+    "CassetteLine",
+    "CloseLine",
+    "ConnectLine",
+    "DropLine",
+    "RecvLine",
+    "SendLine",
+]
+
+FORMAT_VERSION = 1
+_RESERVED_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
+_COMMON_KEYS = frozenset({"conn", "note"})
+_ACTION_KEYS = ("connect", "send", "recv", "close", "drop")
+_EXTRA_KEYS: dict[str, frozenset[str]] = {
+    "connect": frozenset(),
+    "send": frozenset({"match", "min_bytes", "min_seconds", "optional"}),
+    "recv": frozenset({"delay_ms"}),
+    "close": frozenset(),
+    "drop": frozenset(),
+}
+
+
+class CassetteFormatError(ValueError):
+    """A cassette could not be loaded; ``errors`` lists ``(line number, message)``."""
+
+    def __init__(self, source: str, errors: Sequence[tuple[int, str]]) -> None:
+        self.source = source
+        self.errors = list(errors)
+        shown = "\n".join(f"  {source}:{n}: {msg}" for n, msg in self.errors[:20])
+        more = f"\n  ... and {len(self.errors) - 20} more" if len(self.errors) > 20 else ""
+        super().__init__(f"invalid cassette {source}:\n{shown}{more}")
+
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class ConnectLine:
+    """Expectations checked against the client's ``setup`` frame."""
+
+    conn: int
+    lineno: int
+    handle: str | None = _UNSET
+    subset: Mapping[str, Any] | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def requires_handle(self) -> bool:
+        """True when the line says which handle (or ``null`` for none) must be presented."""
+        return self.handle is not _UNSET
+
+
+@dataclass(frozen=True)
+class SendLine:
+    """A frame the client must send; ``frame`` is normalised (None for a kind-only line)."""
+
+    conn: int
+    lineno: int
+    kind: str
+    frame: Mapping[str, Any] | None
+    match: MatchSpec
+    min_bytes: int | None = None
+    min_seconds: float | None = None
+    optional: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def streaming(self) -> bool:
+        return self.kind in STREAMING_KINDS
+
+    def describe(self) -> str:
+        """Short human description used in mismatch reports."""
+        parts = [f"send {self.kind}", f"match {self.match.describe()}"]
+        if self.min_bytes is not None:
+            parts.append(f"min_bytes {self.min_bytes}")
+        if self.min_seconds is not None:
+            parts.append(f"min_seconds {self.min_seconds}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class RecvLine:
+    """A frame the server sends verbatim (camelCase keys, as Gemini does)."""
+
+    conn: int
+    lineno: int
+    frame: Mapping[str, Any]
+    delay_ms: int | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CloseLine:
+    """The server closes the connection with a close frame."""
+
+    conn: int
+    lineno: int
+    code: int
+    reason: str = ""
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DropLine:
+    """The server aborts the transport: no close frame, the client sees 1006."""
+
+    conn: int
+    lineno: int
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+CassetteLine: TypeAlias = ConnectLine | SendLine | RecvLine | CloseLine | DropLine
+
+
+@dataclass
+class Cassette:
+    """A parsed, validated cassette. Build one with :meth:`load`, :meth:`loads` or
+    :meth:`from_dicts`; write it with :meth:`dump` / :meth:`dumps`."""
+
+    header: dict[str, Any]
+    lines: list[CassetteLine]
+    source: str = "<memory>"
+
+    # -- properties -------------------------------------------------------------------
+
+    @property
+    def strict(self) -> bool:
+        """When true, realtime audio/video the cassette does not list is a mismatch."""
+        return bool(self.header.get("strict", False))
+
+    @property
+    def model(self) -> str | None:
+        value = self.header.get("model")
+        return str(value) if value is not None else None
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).stem if self.source != "<memory>" else self.source
+
+    @property
+    def conns(self) -> list[int]:
+        """Connection numbers in order (1, 2, ...)."""
+        return sorted({line.conn for line in self.lines})
+
+    def lines_for(self, conn: int) -> list[CassetteLine]:
+        """The lines of one connection, in file order."""
+        return [line for line in self.lines if line.conn == conn]
+
+    # -- loading ----------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path) -> Cassette:
+        """Read and validate a cassette file."""
+        p = Path(path)
+        return cls.loads(p.read_text(encoding="utf-8"), source=str(p))
+
+    @classmethod
+    def loads(cls, text: str, source: str = "<string>") -> Cassette:
+        """Parse and validate JSONL text; blank lines are skipped (numbers stay real)."""
+        errors: list[tuple[int, str]] = []
+        items: list[tuple[int, Any]] = []
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append((lineno, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                errors.append((lineno, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+        if errors:
+            raise CassetteFormatError(source, errors)
+        if not items:
+            raise CassetteFormatError(source, [(1, "empty cassette: line 1 must be the header")])
+        return cls._build(items, source)
+
+    @classmethod
+    def from_dicts(
+        cls,
+        header: Mapping[str, Any],
+        lines: Iterable[Mapping[str, Any]],
+        source: str = "<memory>",
+    ) -> Cassette:
+        """Validate lines given as dicts, numbered as they would be in a file."""
+        items: list[tuple[int, Any]] = [(1, dict(header))]
+        items.extend((n, dict(line)) for n, line in enumerate(lines, start=2))
+        return cls._build(items, source)
+
+    @classmethod
+    def _build(cls, items: list[tuple[int, Any]], source: str) -> Cassette:
+        errors: list[tuple[int, str]] = []
+        header_no, header = items[0]
+        if not isinstance(header, dict):
+            errors.append((header_no, "line 1 must be the header object"))
+            header = {}
+        else:
+            if header.get("cassette") != FORMAT_VERSION:
+                errors.append(
+                    (
+                        header_no,
+                        f'header must contain "cassette": {FORMAT_VERSION} (format version)',
+                    )
+                )
+            if header.get("provider", "gemini") != "gemini":
+                errors.append((header_no, f"unsupported provider {header.get('provider')!r}"))
+            if "strict" in header and not isinstance(header["strict"], bool):
+                errors.append((header_no, '"strict" must be true or false'))
+        lines: list[CassetteLine] = []
+        seen_conns: set[int] = set()
+        for lineno, obj in items[1:]:
+            try:
+                line = _parse_line(lineno, obj)
+            except ValueError as exc:
+                errors.append((lineno, str(exc)))
+                continue
+            if line.conn not in seen_conns and line.conn != len(seen_conns) + 1:
+                errors.append(
+                    (lineno, f"conn {line.conn} appears before conn {len(seen_conns) + 1}")
+                )
+            seen_conns.add(line.conn)
+            lines.append(line)
+        errors.extend(_check_order(lines))
+        if errors:
+            raise CassetteFormatError(source, sorted(errors, key=lambda e: e[0]))
+        return cls(header=dict(header), lines=lines, source=source)
+
+    # -- writing ----------------------------------------------------------------------
+
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """Header then every line, as JSON-ready dicts."""
+        out: list[dict[str, Any]] = [dict(self.header)]
+        out.extend(dict(line.raw) for line in self.lines)
+        return out
+
+    def dumps(self) -> str:
+        """JSONL text, one compact object per line."""
+        return "".join(
+            json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+            for obj in self.to_dicts()
+        )
+
+    def dump(self, path: str | Path) -> Path:
+        """Write the cassette (atomically: a temporary file renamed into place)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + ".tmp")
+        tmp.write_text(self.dumps(), encoding="utf-8")
+        tmp.replace(p)
+        return p
+
+
+def _parse_line(lineno: int, obj: Any) -> CassetteLine:
+    if not isinstance(obj, dict):
+        raise ValueError("each line must be a JSON object")
+    conn = obj.get("conn")
+    if not isinstance(conn, int) or isinstance(conn, bool) or conn < 1:
+        raise ValueError('"conn" must be a connection number (1, 2, ...)')
+    actions = [k for k in _ACTION_KEYS if k in obj]
+    if len(actions) != 1:
+        raise ValueError(
+            f"a line has exactly one of {', '.join(_ACTION_KEYS)}; found {actions or 'none'}"
+        )
+    action = actions[0]
+    unknown = set(obj) - _COMMON_KEYS - {action} - _EXTRA_KEYS[action]
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} on a {action} line")
+    value = obj[action]
+    if action == "connect":
+        return _parse_connect(conn, lineno, value, obj)
+    if action == "send":
+        return _parse_send(conn, lineno, value, obj)
+    if action == "recv":
+        return _parse_recv(conn, lineno, value, obj)
+    if action == "close":
+        return _parse_close(conn, lineno, value, obj)
+    if value is not True:
+        raise ValueError('a drop line is {"conn": N, "drop": true}')
+    return DropLine(conn=conn, lineno=lineno, raw=obj)
+
+
+def _parse_connect(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> ConnectLine:
+    if not isinstance(value, dict):
+        raise ValueError('"connect" must be an object')
+    unknown = set(value) - {"handle", "subset"}
+    if unknown:
+        raise ValueError(f"unknown connect expectation(s) {sorted(unknown)}")
+    handle = value.get("handle", _UNSET)
+    if handle is not _UNSET and handle is not None and not isinstance(handle, str):
+        raise ValueError('"handle" must be a string or null')
+    subset = value.get("subset")
+    if subset is not None and not isinstance(subset, dict):
+        raise ValueError('"subset" must be an object (fields of the setup message)')
+    return ConnectLine(
+        conn=conn,
+        lineno=lineno,
+        handle=handle,
+        subset=normalize_frame(subset) if subset else None,
+        raw=obj,
+    )
+
+
+def _parse_send(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> SendLine:
+    frame: dict[str, Any] | None
+    if isinstance(value, str):
+        if value not in CLIENT_KINDS:
+            raise ValueError(f"unknown message kind {value!r}; known: {sorted(CLIENT_KINDS)}")
+        kind, frame = value, None
+    elif isinstance(value, dict):
+        frame = normalize_frame(value)
+        kind = frame_kind(frame)
+    else:
+        raise ValueError('"send" must be a client frame object or a message kind string')
+    match = parse_match(obj.get("match"))
+    if frame is None and match.mode in ("exact", "ignore"):
+        raise ValueError(f'match "{match.mode}" needs a full frame, not just a kind')
+    min_bytes = obj.get("min_bytes")
+    min_seconds = obj.get("min_seconds")
+    if min_bytes is not None or min_seconds is not None:
+        if kind not in STREAMING_KINDS:
+            raise ValueError("min_bytes/min_seconds only apply to realtime audio or video")
+        if min_bytes is not None and (
+            not isinstance(min_bytes, int) or isinstance(min_bytes, bool) or min_bytes < 1
+        ):
+            raise ValueError('"min_bytes" must be a positive integer')
+        if min_seconds is not None:
+            if kind != "realtime_input.audio":
+                raise ValueError('"min_seconds" only applies to audio')
+            if not isinstance(min_seconds, int | float) or min_seconds <= 0:
+                raise ValueError('"min_seconds" must be a positive number')
+    optional = obj.get("optional", False)
+    if not isinstance(optional, bool):
+        raise ValueError('"optional" must be true or false')
+    return SendLine(
+        conn=conn,
+        lineno=lineno,
+        kind=kind,
+        frame=frame,
+        match=match,
+        min_bytes=min_bytes,
+        min_seconds=float(min_seconds) if min_seconds is not None else None,
+        optional=optional,
+        raw=obj,
+    )
+
+
+def _check_b64(value: Any, path: str) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k == "data" and isinstance(v, str):
+                try:
+                    decode_b64(v)
+                except ValueError as exc:
+                    raise ValueError(f"{path}.data is not valid base64") from exc
+            else:
+                _check_b64(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_b64(v, f"{path}[{i}]")
+
+
+def _parse_recv(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> RecvLine:
+    if not isinstance(value, dict) or not value:
+        raise ValueError('"recv" must be a non-empty server frame object')
+    unknown = set(value) - SERVER_KEYS
+    if unknown:
+        raise ValueError(
+            f"unknown server message key(s) {sorted(unknown)} (the SDK would crash on them); "
+            f"recv frames are sent verbatim in camelCase: {sorted(SERVER_KEYS)}"
+        )
+    _check_b64(value, "recv")
+    delay = obj.get("delay_ms")
+    if delay is not None and (not isinstance(delay, int | float) or delay < 0):
+        raise ValueError('"delay_ms" must be a non-negative number')
+    return RecvLine(
+        conn=conn,
+        lineno=lineno,
+        frame=value,
+        delay_ms=int(delay) if delay is not None else None,
+        raw=obj,
+    )
+
+
+def _parse_close(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> CloseLine:
+    if not isinstance(value, dict):
+        raise ValueError('"close" must be {"code": N, "reason": "..."}')
+    unknown = set(value) - {"code", "reason"}
+    if unknown:
+        raise ValueError(f"unknown close field(s) {sorted(unknown)}")
+    code = value.get("code")
+    if not isinstance(code, int) or isinstance(code, bool) or not 1000 <= code <= 4999:
+        raise ValueError('"close.code" must be a WebSocket close code (1000-4999)')
+    if code in _RESERVED_CLOSE_CODES:
+        raise ValueError(f"close code {code} cannot be sent on the wire (use drop for 1006)")
+    reason = value.get("reason", "")
+    if not isinstance(reason, str):
+        raise ValueError('"close.reason" must be a string')
+    if len(reason.encode("utf-8")) > 123:
+        raise ValueError("close reason is longer than 123 bytes (WebSocket limit)")
+    return CloseLine(conn=conn, lineno=lineno, code=code, reason=reason, raw=obj)
+
+
+def _check_order(lines: Sequence[CassetteLine]) -> list[tuple[int, str]]:
+    errors: list[tuple[int, str]] = []
+    by_conn: dict[int, list[CassetteLine]] = {}
+    for line in lines:
+        by_conn.setdefault(line.conn, []).append(line)
+    for conn, conn_lines in by_conn.items():
+        for i, line in enumerate(conn_lines):
+            nxt = conn_lines[i + 1] if i + 1 < len(conn_lines) else None
+            if isinstance(line, ConnectLine) and i != 0:
+                errors.append((line.lineno, f"connect must be the first line of conn {conn}"))
+            if isinstance(line, CloseLine | DropLine) and nxt is not None:
+                errors.append(
+                    (
+                        nxt.lineno,
+                        f"conn {conn} already ended (line {line.lineno}); "
+                        "start a new conn number for the next connection",
+                    )
+                )
+            if isinstance(line, SendLine) and line.optional and not isinstance(nxt, SendLine):
+                errors.append(
+                    (line.lineno, "an optional send line must be followed by a send line")
+                )
+        sends = [ln for ln in conn_lines if isinstance(ln, SendLine)]
+        if sends and any(s.kind == "setup" for s in sends[1:]):
+            bad = next(s for s in sends[1:] if s.kind == "setup")
+            errors.append((bad.lineno, "setup can only be the first send of a connection"))
+    return errors
