@@ -51,7 +51,7 @@ def pg_schema() -> Iterator[str]:
     finally:
         with conn:
             for (name,) in conn.execute(
-                "SELECT nspname FROM pg_namespace WHERE nspname LIKE %s", (schema + "%",)
+                "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", (schema,)
             ).fetchall():
                 conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 

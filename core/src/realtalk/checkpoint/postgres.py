@@ -183,8 +183,7 @@ class PgCheckpointer:
         async with self._open_lock[1]:
             if self._pool is not None and self._pool_loop is loop:
                 return self._pool
-            # A pool made in another (finished) event loop cannot be used or closed here.
-            self._pool = None
+            self._release_foreign_pool()
             try:
                 import psycopg  # noqa: F401  (fail early and clearly without the extra)
                 from psycopg_pool import AsyncConnectionPool
@@ -211,6 +210,17 @@ class PgCheckpointer:
                 raise self._error("cannot open the connection pool", exc) from None
             self._pool, self._pool_loop = pool, loop
             return pool
+
+    def _release_foreign_pool(self) -> None:
+        """Drop a pool made in another event loop, closing it there if that loop still runs.
+
+        A pool only works in the loop that opened it; ``asyncio.run`` twice (the sync API)
+        or a checkpointer shared between threads would otherwise hit a dead pool.
+        """
+        pool, loop = self._pool, self._pool_loop
+        self._pool = self._pool_loop = None
+        if pool is not None and loop is not None and loop.is_running() and not loop.is_closed():
+            asyncio.run_coroutine_threadsafe(pool.close(), loop)
 
     async def _create_schema(self) -> None:
         import psycopg
@@ -412,9 +422,11 @@ class PgCheckpointer:
     async def aclose(self) -> None:
         """Close the pool (idempotent; a later call opens a new one)."""
         pool, loop = self._pool, self._pool_loop
-        self._pool = self._pool_loop = None
         if pool is not None and loop is asyncio.get_running_loop():
+            self._pool = self._pool_loop = None
             await pool.close()
+        else:
+            self._release_foreign_pool()
 
 
 __all__ = ["DEFAULT_SCHEMA", "SCHEMA_VERSION", "PgCheckpointer"]

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 from .base import Checkpointer, CheckpointerError
 
 _REDACTED = "***"
-_NETLOC_PASSWORD = re.compile(r"(?P<head>//[^/@:?#]*:)(?P<pw>[^@/?#]*)(?P<tail>@)")
+_NETLOC_PASSWORD = re.compile(r"(?P<head>//[^/@:?#]*:)(?P<pw>[^/?#]*)(?P<tail>@)")
 _KEYWORD_PASSWORD = re.compile(
     r"(?P<head>\bpassword\s*=\s*)(?P<pw>'(?:[^'\\]|\\.)*'|[^\s&]*)", re.IGNORECASE
 )
