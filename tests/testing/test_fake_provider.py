@@ -34,6 +34,7 @@ from realtalk.provider import (
     DisconnectKind,
     Provider,
     ProviderDisconnected,
+    ProviderError,
     ProviderSession,
     SessionSetup,
 )
@@ -542,6 +543,21 @@ async def test_rejected_handle_at_connect_then_fresh_reseeded_session() -> None:
     assert provider.connections[0].ended is not None
     assert provider.connections[0].ended.kind is DisconnectKind.REJECTED_HANDLE
     provider.assert_done()
+
+
+async def test_configuration_error_at_connect() -> None:
+    provider = FakeProvider([end.provider_error("API key not valid")])
+    with pytest.raises(ProviderError, match="API key not valid"):
+        await provider.connect(setup_for())
+    provider.assert_done()
+
+
+async def test_send_rejects_things_that_are_not_input_items() -> None:
+    provider = FakeProvider([expect.close()])
+    session = await provider.connect(setup_for())
+    with pytest.raises(TypeError, match="send\\(\\) takes an input item"):
+        await session.send(b"raw bytes")  # type: ignore[arg-type]
+    assert provider.connections[0].items == []
 
 
 async def test_connect_expectations_on_tools_and_instruction() -> None:

@@ -22,11 +22,20 @@ from pathlib import Path
 from typing import Any
 
 from realtalk.events import RealtimeEvent
-from realtalk.inputs import AudioInput, InputItem
+from realtalk.inputs import (
+    ActivityEnd,
+    ActivityStart,
+    AudioInput,
+    AudioStreamEnd,
+    ImageInput,
+    InputItem,
+    TextInput,
+)
 from realtalk.provider import (
     DisconnectKind,
     ProviderCapabilities,
     ProviderDisconnected,
+    ProviderError,
     SessionSetup,
 )
 
@@ -45,8 +54,11 @@ from .script import (
     Step,
     ToolResult,
     describe_item,
+    kind_of,
     normalize_script,
 )
+
+INPUT_TYPES = (AudioInput, TextInput, ImageInput, ActivityStart, ActivityEnd, AudioStreamEnd)
 
 SCRIPT_ENV = "REALTALK_FAKE_SCRIPT"
 """Environment variable naming a JSON script file for a FakeProvider built without one."""
@@ -215,7 +227,7 @@ class FakeSession:
 
     def _check_capabilities(self, item: Received) -> str | None:
         caps = self._provider.capabilities
-        kind = item.kind if not isinstance(item, ToolResult) else "tool_result"
+        kind = kind_of(item)
         if kind == "audio":
             assert isinstance(item, AudioInput)
             if not caps.audio_input:
@@ -234,10 +246,9 @@ class FakeSession:
         return None
 
     def _receive(self, item: Received) -> None:
-        is_audio = isinstance(item, AudioInput)
         if self._closed:
             self.record.sent_after_end.append(item)
-            if not (is_audio and not self._provider.strict):
+            if kind_of(item) not in self._provider.tolerated:
                 self._provider._record_failure(
                     f"connection {self.index}: {describe_item(item)} sent after close()"
                 )
@@ -270,8 +281,7 @@ class FakeSession:
             if verdict.status == "mismatch":
                 self._fail(f"{self._label()}: got {verdict.detail}")
                 return
-        kind = "tool_result" if isinstance(item, ToolResult) else item.kind
-        if kind in self._provider.tolerated:
+        if kind_of(item) in self._provider.tolerated:
             if isinstance(item, AudioInput):
                 self.record.unmatched_audio_bytes += len(item.data)
                 self.record.unmatched_audio_chunks += 1
@@ -288,6 +298,11 @@ class FakeSession:
         Yields to the event loop once, like a real socket write, so a client that sends
         in a tight loop cannot starve its own receive task.
         """
+        if not isinstance(item, INPUT_TYPES):
+            raise TypeError(
+                f"send() takes an input item ({', '.join(t.__name__ for t in INPUT_TYPES)}), "
+                f"got {type(item).__name__}"
+            )
         self._receive(item)
         await asyncio.sleep(0)
 
@@ -478,10 +493,14 @@ class FakeProvider:
             refuse = steps[session._pos]
             assert isinstance(refuse, Refuse)
             session._played()
-            exc = ProviderDisconnected(refuse.kind, code=refuse.code, reason=refuse.reason)
+            exc = ProviderDisconnected(
+                refuse.kind or DisconnectKind.FATAL, code=refuse.code, reason=refuse.reason
+            )
             session.record.ended = exc
             session._end = exc
             self._notify()
+            if refuse.kind is None:
+                raise ProviderError(refuse.reason)
             raise _copy(exc)
         session._advance()
         return session

@@ -565,13 +565,16 @@ class Close(Ending):
 @dataclass(frozen=True)
 class Refuse(Ending):
     """``connect`` raises ``ProviderDisconnected(kind, code, reason)``: the server refused
-    the setup (by default a rejected resumption handle)."""
+    the setup (by default a rejected resumption handle). ``kind=None`` raises
+    ``ProviderError(reason)`` instead: a configuration problem (credentials, model)."""
 
-    kind: DisconnectKind = DisconnectKind.REJECTED_HANDLE
+    kind: DisconnectKind | None = DisconnectKind.REJECTED_HANDLE
     code: int | None = 1008
     reason: str = "resumption handle rejected"
 
     def describe(self) -> str:
+        if self.kind is None:
+            return f"refuse connect (provider error {self.reason!r})"
         return f"refuse connect ({self.kind.value}, code={self.code})"
 
 
@@ -797,6 +800,11 @@ class end:
         """``connect`` raises (only right after the connect expectations)."""
         return Refuse(kind, code, reason)
 
+    @staticmethod
+    def provider_error(message: str = "invalid provider configuration") -> Refuse:
+        """``connect`` raises ``ProviderError(message)`` (bad credentials, unknown model)."""
+        return Refuse(None, None, message)
+
 
 # --------------------------------------------------------------------------- normalising
 
@@ -885,7 +893,7 @@ def _step_from_data(data: Any, where: str) -> Step | Steps:
             _step_from_data(s, f"{where} any_order[{i}]")
             for i, s in enumerate(kwargs.pop("steps", []))
         ]
-    if head == "end" and "kind" in kwargs:
+    if head == "end" and kwargs.get("kind") is not None:
         kwargs["kind"] = DisconnectKind(kwargs["kind"])
     try:
         step: Step | Steps = builder(*args, **kwargs)
