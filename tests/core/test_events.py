@@ -1,0 +1,102 @@
+"""Every event type round-trips through JSON; audio travels as base64."""
+
+from __future__ import annotations
+
+import base64
+import json
+import typing
+
+import pytest
+from pydantic import ValidationError
+
+from realtalk import events as ev
+from realtalk.events import (
+    AudioDeltaEvent,
+    RealtimeEvent,
+    event_from_dict,
+    event_from_json,
+    event_to_json,
+)
+
+PCM = bytes(range(256)) * 3  # every byte value, including ones that are invalid UTF-8
+
+SAMPLES: list[typing.Any] = [
+    ev.SessionStartedEvent(thread_id="thread-1"),
+    ev.AudioDeltaEvent(data=PCM, sample_rate=24000),
+    ev.TextDeltaEvent(text="Bonjour, ça va ? 👋"),
+    ev.InputTranscriptEvent(text="hello", finished=False),
+    ev.InputTranscriptEvent(text="hello there", finished=True),
+    ev.OutputTranscriptEvent(text="hi", finished=True),
+    ev.ToolCallEvent(id="call-1", name="get_weather", args={"city": "Paris", "days": 3}),
+    ev.ToolCallCancelledEvent(ids=["call-1", "call-2"]),
+    ev.ToolResultEvent(id="call-1", name="get_weather", result={"temp": 21.5, "sky": ["sun"]}),
+    ev.ToolResultEvent(id="call-2", name="broken", result=None, error="timed out after 5s"),
+    ev.TurnCompleteEvent(),
+    ev.GenerationCompleteEvent(),
+    ev.InterruptedEvent(),
+    ev.SessionUpdateEvent(resumption_handle="handle-abc", resumable=True),
+    ev.SessionUpdateEvent(resumption_handle=None, resumable=False),
+    ev.GoAwayEvent(time_left=50.0),
+    ev.UsageEvent(prompt_tokens=10, response_tokens=20, total_tokens=30, details={"audio": 5}),
+    ev.ErrorEvent(code="reconnect_failed", message="gave up after 5 attempts", fatal=True),
+    ev.ReconnectedEvent(attempt=2, resumed=True),
+    ev.InputDroppedEvent(audio_chunks=3, audio_bytes=1920, reason="queue full"),
+    ev.SessionEndedEvent(reason="closed"),
+]
+
+
+def union_members() -> set[type]:
+    union = typing.get_args(RealtimeEvent)[0]
+    return set(typing.get_args(union))
+
+
+def test_samples_cover_every_event_type() -> None:
+    assert {type(sample) for sample in SAMPLES} == union_members()
+    exported = {
+        getattr(ev, name)
+        for name in ev.__all__
+        if name.endswith("Event") and isinstance(getattr(ev, name), type)
+    }
+    assert exported == union_members()
+
+
+@pytest.mark.parametrize("event", SAMPLES, ids=lambda e: f"{e.type}")
+def test_json_round_trip(event: typing.Any) -> None:
+    text = event_to_json(event)
+    data = json.loads(text)
+    assert data["type"] == event.type
+    back = event_from_json(text)
+    assert type(back) is type(event)
+    assert back == event
+    assert event_from_dict(data) == event
+    assert event_from_json(text.encode()) == event
+    assert event_from_dict(event.model_dump(mode="json")) == event
+
+
+def test_audio_is_base64_in_json() -> None:
+    """pydantic writes URL-safe base64 (RFC 4648 section 5) and reads both alphabets."""
+    event = AudioDeltaEvent(data=PCM, sample_rate=16000)
+    data = json.loads(event_to_json(event))
+    assert base64.urlsafe_b64decode(data["data"]) == PCM
+    standard = base64.b64encode(PCM).decode()
+    assert "+" in standard and "/" in standard
+    assert event_from_dict({**data, "data": standard}) == event
+    assert event_from_json(json.dumps({**data, "data": standard})) == event
+    assert data == {"type": "audio_delta", "data": data["data"], "sample_rate": 16000}
+    assert "bytes=768" in repr(event) and "\\x" not in repr(event)
+
+
+def test_type_discriminates_and_unknown_types_are_refused() -> None:
+    assert isinstance(event_from_dict({"type": "turn_complete"}), ev.TurnCompleteEvent)
+    with pytest.raises(ValidationError):
+        event_from_dict({"type": "no_such_event"})
+    with pytest.raises(ValidationError):
+        event_from_dict({"text": "no type"})
+    with pytest.raises(ValidationError):
+        event_from_dict({"type": "text_delta", "text": "x", "extra": 1})  # extra="forbid"
+
+
+def test_events_are_immutable() -> None:
+    event = ev.TextDeltaEvent(text="a")
+    with pytest.raises(ValidationError):
+        event.text = "b"  # type: ignore[misc]
