@@ -1,0 +1,328 @@
+"""The Starlette application: ``create_app(config)`` for ``realtalk api`` or your own stack.
+
+Routes: ``/v1/graph/live`` (WebSocket, the live protocol), ``/healthz`` (JSON status; 503
+while draining so load balancers stop routing), ``/v1/tokens`` (POST, ephemeral provider
+tokens), ``/`` (the browser page) and ``/static/...``.
+
+Mounting it elsewhere: ``app = create_app(load_config("realtalk.json"))`` is a regular
+ASGI app. Call ``await app.state.bridge.drain()`` before your server closes WebSockets
+to let sessions finish their reply (``realtalk api`` does this on SIGTERM).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from ..config import RealtimeConfig
+from . import protocol as p
+from .auth import Authenticator, AuthError, Principal, extract_token
+from .config import BridgeConfig, ConfigError, import_object, is_object_spec
+from .limits import SessionSlots
+from .session import InputQueue, LiveApp, LiveSession
+from .tokens import TokenError, mint_gemini_token
+
+log = logging.getLogger("realtalk.bridge")
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _default_queue() -> InputQueue:
+    from ..queue import LiveInputQueue
+
+    return LiveInputQueue()
+
+
+def resolve_checkpointer(config: BridgeConfig) -> Any:
+    """The checkpointer ``realtalk.json`` names (URL via the plugins, or ``module:attr``)."""
+    spec = config.checkpointer
+    if not spec:
+        return None
+    if is_object_spec(spec):
+        return import_object(spec, config.base_dir)
+    from ..plugins import open_checkpointer
+
+    return open_checkpointer(spec)
+
+
+def resolve_app(config: BridgeConfig, checkpointer: Any) -> LiveApp:
+    """The compiled app ``realtalk.json`` names; an uncompiled agent is compiled here."""
+    if not config.agent:
+        raise ConfigError('realtalk.json needs "agent": "module:attr" (a compiled AudioAgent)')
+    obj = import_object(config.agent, config.base_dir)
+    if hasattr(obj, "arealtime"):
+        return obj  # type: ignore[no-any-return]
+    if hasattr(obj, "compile"):
+        return obj.compile(checkpointer=checkpointer)  # type: ignore[no-any-return]
+    raise ConfigError(
+        f"{config.agent!r} is a {type(obj).__name__}: expected a compiled app (with "
+        "arealtime) or an agent (with compile)"
+    )
+
+
+def app_checkpointer(app: Any) -> Any:
+    """The checkpointer a compiled app persists to, if it exposes one."""
+    for name in ("checkpointer", "_checkpointer"):
+        value = getattr(app, name, None)
+        if value is not None and hasattr(value, "aget_thread"):
+            return value
+    return None
+
+
+def app_realtime_config(app: Any) -> RealtimeConfig | None:
+    """The agent's build-time RealtimeConfig (the token endpoint locks tokens to it)."""
+    for owner in (app, getattr(app, "agent", None)):
+        for name in ("realtime_config", "config"):
+            value = getattr(owner, name, None)
+            if isinstance(value, RealtimeConfig):
+                return value
+    return None
+
+
+class Bridge:
+    """Shared state of one bridge process: the app, auth, limits, live sessions."""
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        app: LiveApp,
+        *,
+        checkpointer: Any = None,
+        queue_factory: Callable[[], InputQueue] = _default_queue,
+        token_http_client: Any = None,
+        owns_checkpointer: bool = False,
+    ) -> None:
+        self.config = config
+        self.app = app
+        self.checkpointer = checkpointer
+        self.queue_factory = queue_factory
+        self.token_http_client = token_http_client
+        self.owns_checkpointer = owns_checkpointer
+        self.auth = Authenticator(
+            config.auth, required=config.auth_required, base_dir=config.base_dir
+        )
+        self.slots = SessionSlots(config.limits.max_sessions)
+        self.sessions: set[LiveSession] = set()
+        self.allowed_overrides = frozenset(config.overrides)
+        self.dropped_audio_frames = 0
+
+    # ------------------------------------------------------------------ websocket
+
+    async def live(self, websocket: WebSocket) -> None:
+        offered = list(websocket.scope.get("subprotocols") or [])
+        chosen = p.SUBPROTOCOL if p.SUBPROTOCOL in offered else None
+        if not self.auth.origin_allowed(websocket.headers.get("origin")):
+            await _deny(websocket, 403, "origin not allowed")
+            return
+        try:
+            source = extract_token(
+                websocket.headers, websocket.query_params, offered, self.config.auth.query_param
+            )
+            principal = self.auth.authenticate(source.token)
+        except AuthError as exc:
+            await websocket.accept(subprotocol=chosen)
+            await _refuse(websocket, p.CLOSE_POLICY, "unauthorized", exc.message)
+            return
+        if not self.slots.try_acquire():
+            await websocket.accept(subprotocol=chosen)
+            if self.slots.draining:
+                await _refuse(
+                    websocket,
+                    p.CLOSE_RESTART,
+                    "shutting_down",
+                    "this server is shutting down; reconnect",
+                )
+            else:
+                await _refuse(
+                    websocket,
+                    p.CLOSE_TRY_AGAIN,
+                    "server_busy",
+                    "too many sessions on this server; retry later",
+                )
+            return
+        try:
+            await websocket.accept(subprotocol=chosen)
+            await self._run(websocket, principal)
+        finally:
+            self.slots.release()
+
+    async def _run(self, websocket: WebSocket, principal: Principal) -> None:
+        session = LiveSession(
+            websocket,
+            app=self.app,
+            principal=principal,
+            limits=self.config.limits,
+            allowed_overrides=self.allowed_overrides,
+            queue_factory=self.queue_factory,
+            checkpointer=self.checkpointer,
+        )
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+            self.dropped_audio_frames += session.dropped_audio_chunks
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Stop taking sessions, end input of live ones, wait ``grace`` s, then close 1012."""
+        grace = self.config.limits.shutdown_grace if grace is None else grace
+        self.slots.draining = True
+        for session in list(self.sessions):
+            session.shutdown()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.slots.wait_idle(), grace)
+        for session in list(self.sessions):
+            session.abort(p.CLOSE_RESTART, "server shutting down")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.slots.wait_idle(), 5.0)
+
+    async def aclose(self) -> None:
+        await self.drain()
+        if self.owns_checkpointer and self.checkpointer is not None:
+            close = getattr(self.checkpointer, "aclose", None)
+            if close is not None:
+                await close()
+
+    # ------------------------------------------------------------------ http
+
+    async def healthz(self, request: Request) -> Response:
+        body = {
+            "status": "draining" if self.slots.draining else "ok",
+            "sessions": self.slots.active,
+            "max_sessions": self.slots.max_sessions,
+            "sessions_total": self.slots.total,
+            "sessions_refused": self.slots.refused,
+            "dropped_audio_frames": self.dropped_audio_frames
+            + sum(s.dropped_audio_chunks for s in self.sessions),
+        }
+        return JSONResponse(body, status_code=503 if self.slots.draining else 200)
+
+    async def tokens(self, request: Request) -> Response:
+        settings = self.config.tokens
+        if not settings.enabled:
+            return _error_json(404, "not_found", "the token endpoint is disabled")
+        if not self.auth.origin_allowed(request.headers.get("origin")):
+            return _error_json(403, "forbidden", "origin not allowed")
+        try:
+            source = extract_token(
+                request.headers, request.query_params, (), self.config.auth.query_param
+            )
+            self.auth.authenticate(source.token)
+        except AuthError as exc:
+            return _error_json(
+                exc.status, "unauthorized", exc.message, headers={"WWW-Authenticate": "Bearer"}
+            )
+        realtime_config = app_realtime_config(self.app)
+        if realtime_config is None or not _is_gemini(realtime_config):
+            return _error_json(
+                400, "unsupported", "ephemeral tokens are only available for Gemini agents"
+            )
+        api_key = next((os.environ[n] for n in settings.api_key_env if os.environ.get(n)), None)
+        if not api_key:
+            return _error_json(
+                503,
+                "not_configured",
+                f"no provider API key: set one of {settings.api_key_env}",
+            )
+        try:
+            body = await mint_gemini_token(
+                realtime_config, settings, api_key=api_key, http_client=self.token_http_client
+            )
+        except TokenError as exc:
+            return _error_json(exc.status, "provider_error", exc.message)
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _is_gemini(rc: RealtimeConfig) -> bool:
+    return rc.provider == "gemini" or (rc.provider is None and rc.model.startswith("gemini"))
+
+
+def _error_json(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+async def _deny(websocket: WebSocket, status: int, message: str) -> None:
+    """Refuse the handshake with an HTTP status (when the server supports it)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(PlainTextResponse(message, status))
+    else:
+        await websocket.close(p.CLOSE_POLICY)
+
+
+async def _refuse(websocket: WebSocket, code: int, error: str, message: str) -> None:
+    """Tell an accepted client why, then close (browsers only see close codes)."""
+    with contextlib.suppress(Exception):
+        await websocket.send_text(p.error_frame(error, message, fatal=True))
+        await websocket.close(code, message[:120])
+
+
+def create_app(
+    config: BridgeConfig | None = None,
+    *,
+    app: LiveApp | None = None,
+    checkpointer: Any = None,
+    queue_factory: Callable[[], InputQueue] | None = None,
+    token_http_client: Any = None,
+) -> Starlette:
+    """Build the bridge's ASGI app.
+
+    ``app`` and ``checkpointer`` default to what ``config`` names (``agent``,
+    ``checkpointer``). Thread ownership is enforced when a checkpointer is known: the one
+    given, the one the config names, or the one the compiled app exposes.
+    """
+    config = config or BridgeConfig()
+    owns = False
+    if checkpointer is None and config.checkpointer:
+        checkpointer = resolve_checkpointer(config)
+        owns = not is_object_spec(config.checkpointer)
+    if app is None:
+        app = resolve_app(config, checkpointer)
+    if checkpointer is None:
+        checkpointer = app_checkpointer(app)
+    bridge = Bridge(
+        config,
+        app,
+        checkpointer=checkpointer,
+        queue_factory=queue_factory or _default_queue,
+        token_http_client=token_http_client,
+        owns_checkpointer=owns,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await bridge.aclose()
+
+    async def index(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+    starlette = Starlette(
+        routes=[
+            WebSocketRoute("/v1/graph/live", bridge.live),
+            Route("/healthz", bridge.healthz),
+            Route("/v1/tokens", bridge.tokens, methods=["POST"]),
+            Route("/", index),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    starlette.state.bridge = bridge
+    return starlette
+
+
+__all__ = ["Bridge", "create_app", "resolve_app", "resolve_checkpointer"]

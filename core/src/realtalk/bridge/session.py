@@ -1,0 +1,391 @@
+"""One WebSocket connection running one live session.
+
+Three tasks per connection: the *reader* moves client frames into the session's
+``LiveInputQueue`` (checking size, rate and protocol), the *pump* moves the runtime's
+events into a bounded :class:`~realtalk.bridge.limits.SendQueue`, and the *writer* moves
+that queue onto the socket. The pump never waits for the client, so a slow reader costs
+it old audio (counted and reported), never memory or the provider connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocket
+
+from ..config import INPUT_SAMPLE_RATE
+from ..events import AudioDeltaEvent, InterruptedEvent, event_to_json
+from ..messages import ThreadInfo
+from . import protocol as p
+from .auth import Principal
+from .limits import InputRateLimiter, LimitsConfig, SendQueue, SlowConsumer
+
+log = logging.getLogger("realtalk.bridge")
+
+
+class LiveApp(Protocol):
+    """What the bridge needs from a compiled agent."""
+
+    def arealtime(self, queue: Any, config: dict[str, Any]) -> AsyncIterator[Any]: ...
+
+
+class InputQueue(Protocol):
+    def send_audio(self, data: bytes, sample_rate: int) -> None: ...
+    def send_text(self, text: str) -> None: ...
+    def send_image(self, data: bytes, mime_type: str = ...) -> None: ...
+    def send_activity_start(self) -> None: ...
+    def send_activity_end(self) -> None: ...
+    def send_audio_stream_end(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class ThreadForbidden(Exception):
+    """The thread exists and belongs to someone else."""
+
+
+async def claim_thread(checkpointer: Any, thread_id: str, user_id: str | None) -> None:
+    """Record ``user_id`` as the owner of a new thread; refuse another user's thread.
+
+    A thread's owner is fixed when the bridge first sees it. An existing thread is
+    usable only by its owner (an unowned thread only without authentication).
+    """
+    config = {"thread_id": thread_id}
+    thread = await checkpointer.aget_thread(config)
+    if thread is None:
+        await checkpointer.aput_thread(config, ThreadInfo(thread_id=thread_id, user_id=user_id))
+        return
+    if thread.user_id != user_id:
+        raise ThreadForbidden(f"thread {thread_id!r} belongs to another user")
+
+
+class _Closed(Exception):
+    """The session must end with this close code and reason."""
+
+    def __init__(self, code: int, reason: str, error: tuple[str, str] | None = None) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.error = error
+
+
+class LiveSession:
+    """Drives one accepted WebSocket; ``run`` returns when the connection is finished."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        *,
+        app: LiveApp,
+        principal: Principal,
+        limits: LimitsConfig,
+        allowed_overrides: frozenset[str],
+        queue_factory: Callable[[], InputQueue],
+        checkpointer: Any = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.ws = websocket
+        self.app = app
+        self.principal = principal
+        self.limits = limits
+        self.allowed = allowed_overrides
+        self.queue_factory = queue_factory
+        self.checkpointer = checkpointer
+        self.rate = InputRateLimiter(limits, clock) if clock else InputRateLimiter(limits)
+        self.sendq = SendQueue(limits.send_queue_frames)
+        self.thread_id: str | None = None
+        self.queue: InputQueue | None = None
+        self.end_code = p.CLOSE_NORMAL
+        self.end_reason = "session ended"
+        self._client_gone = False
+        self._closed = False
+        self._abort: asyncio.Future[_Closed] | None = None
+        self._finished: asyncio.Future[None] | None = None
+        self._input_rate = INPUT_SAMPLE_RATE
+
+    # ----------------------------------------------------------------- public
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._abort = loop.create_future()
+        self._finished = loop.create_future()
+        try:
+            request = await self._first_frame()
+            self._input_rate = request.input_sample_rate
+            self.thread_id = request.thread_id or uuid.uuid4().hex
+            if self.checkpointer is not None:
+                try:
+                    await claim_thread(self.checkpointer, self.thread_id, self.principal.user_id)
+                except ThreadForbidden as exc:
+                    raise _Closed(
+                        p.CLOSE_POLICY,
+                        "thread belongs to another user",
+                        ("thread_forbidden", str(exc)),
+                    ) from None
+            await self._serve(request)
+        except _Closed as closed:
+            await self._close_with(closed)
+        finally:
+            if self.queue is not None:
+                self.queue.close()
+            self.sendq.close()
+
+    def shutdown(self) -> None:
+        """Server shutdown: end input now (the reply in flight finishes), then close 1012."""
+        self.end_code, self.end_reason = p.CLOSE_RESTART, "server shutting down"
+        if self.queue is not None:
+            self.queue.close()
+        else:
+            self.abort(p.CLOSE_RESTART, "server shutting down")
+
+    def abort(self, code: int, reason: str, error: tuple[str, str] | None = None) -> None:
+        """End the session at once with ``code`` (e.g. after the shutdown grace)."""
+        if self._abort is not None and not self._abort.done():
+            self._abort.set_result(_Closed(code, reason, error))
+
+    @property
+    def dropped_audio_chunks(self) -> int:
+        return self.sendq.dropped_chunks
+
+    # ----------------------------------------------------------------- phases
+
+    async def _receive(self, wait: float) -> dict[str, Any] | None:
+        """Next ASGI message; None once the event stream finished; _Closed on abort/idle."""
+        assert self._abort is not None and self._finished is not None
+        receive: asyncio.Future[Any] = asyncio.ensure_future(self.ws.receive())
+        waiters: set[asyncio.Future[Any]] = {receive, self._abort, self._finished}
+        done, _ = await asyncio.wait(
+            waiters,
+            timeout=wait,
+            return_when=asyncio.FIRST_COMPLETED,
+        )
+        if receive not in done:
+            receive.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await receive
+            if self._abort.done():
+                raise self._abort.result()
+            if self._finished.done():
+                return None
+            raise _Closed(
+                p.CLOSE_IDLE, "idle timeout", ("idle_timeout", f"no frame for {wait:g} seconds")
+            )
+        message: dict[str, Any] = dict(receive.result())
+        if message["type"] == "websocket.disconnect":
+            self._client_gone = True
+            raise _Closed(int(message.get("code") or 1000), "client disconnected")
+        self._check_size_and_rate(message)
+        return message
+
+    def _check_size_and_rate(self, message: dict[str, Any]) -> None:
+        data = message.get("bytes")
+        text = message.get("text")
+        size = len(data) if data is not None else len(text.encode()) if text else 0
+        if size > self.limits.max_frame_bytes:
+            raise _Closed(
+                p.CLOSE_TOO_BIG,
+                "frame too big",
+                (
+                    "frame_too_big",
+                    f"a frame of {size} bytes exceeds the limit of {self.limits.max_frame_bytes}",
+                ),
+            )
+        if not self.rate.allow(size):
+            raise _Closed(
+                p.CLOSE_RATE,
+                "input rate exceeded",
+                (
+                    "rate_limited",
+                    "input rate exceeded (limits.max_input_bytes_per_second / "
+                    "max_frames_per_second)",
+                ),
+            )
+
+    async def _first_frame(self) -> p.SessionRequest:
+        while True:
+            message = await self._receive(self.limits.first_frame_timeout)
+            assert message is not None  # no event stream yet
+            text = message.get("text")
+            if text is None:
+                await self._send_now(
+                    p.error_frame(
+                        "bad_frame",
+                        "the first frame must be a JSON object of session overrides "
+                        "(send {} for the defaults), not audio",
+                    )
+                )
+                continue
+            try:
+                return p.parse_session_request(text, self.allowed)
+            except p.ProtocolError as exc:
+                await self._send_now(event_to_json(exc.to_event()))
+
+    async def _serve(self, request: p.SessionRequest) -> None:
+        queue = self.queue = self.queue_factory()
+        config: dict[str, Any] = {"thread_id": self.thread_id, **request.overrides}
+        events = self.app.arealtime(queue, config)
+        pump = asyncio.create_task(self._pump(events), name="realtalk-bridge-pump")
+        writer = asyncio.create_task(self._writer(), name="realtalk-bridge-writer")
+        try:
+            await self._read_loop(queue)
+        except _Closed:
+            queue.close()
+            if not self._client_gone:  # protocol abuse or a forced end: stop at once
+                await _cancel(pump, writer)
+                await _aclose(events)
+                raise
+            # The client left: let the reply in flight finish so its transcript persists.
+            await _cancel(writer)
+            await self._drain(pump)
+            await _aclose(events)
+            return
+        queue.close()  # close frame, or the event stream ended
+        await self._drain(pump)
+        await _aclose(events)
+        self.sendq.close()
+        try:
+            await asyncio.wait_for(writer, self.limits.drain_timeout)
+        except TimeoutError:
+            pass
+        if self._abort is not None and self._abort.done():
+            raise self._abort.result()
+        raise _Closed(self.end_code, self.end_reason)
+
+    async def _drain(self, pump: asyncio.Task[None]) -> None:
+        try:
+            await asyncio.wait_for(asyncio.shield(pump), self.limits.drain_timeout)
+        except TimeoutError:
+            await _cancel(pump)
+
+    # ----------------------------------------------------------------- tasks
+
+    async def _read_loop(self, queue: InputQueue) -> None:
+        while True:
+            message = await self._receive(self.limits.idle_timeout)
+            if message is None:
+                return
+            data = message.get("bytes")
+            try:
+                if data is not None:
+                    p.check_audio_frame(data)
+                    try:
+                        queue.send_audio(data, self._input_rate)
+                    except ValueError as exc:
+                        raise p.ProtocolError("bad_audio", str(exc)) from None
+                    continue
+                frame = p.parse_client_frame(message.get("text") or "")
+                if isinstance(frame, p.TextFrame):
+                    queue.send_text(frame.text)
+                elif isinstance(frame, p.ImageFrame):
+                    try:
+                        queue.send_image(frame.data, frame.mime_type)
+                    except ValueError as exc:
+                        raise p.ProtocolError("bad_field", str(exc)) from None
+                elif frame.kind == "close":
+                    return
+                elif frame.kind == "activity_start":
+                    queue.send_activity_start()
+                elif frame.kind == "activity_end":
+                    queue.send_activity_end()
+                else:
+                    queue.send_audio_stream_end()
+            except p.ProtocolError as exc:
+                self._put(event_to_json(exc.to_event()))
+
+    async def _pump(self, events: AsyncIterator[Any]) -> None:
+        rate: int | None = None
+        try:
+            async for event in events:
+                if isinstance(event, AudioDeltaEvent):
+                    if event.sample_rate != rate:
+                        rate = event.sample_rate
+                        self._put(p.audio_format_frame(rate))
+                    self._put(event.data)
+                    continue
+                if isinstance(event, InterruptedEvent):
+                    self.sendq.flush_audio()
+                self._put(event_to_json(event))
+        except Exception as exc:  # the runtime failed: tell the client, end the session
+            log.exception("session %s: event stream failed", self.thread_id)
+            self.end_code, self.end_reason = p.CLOSE_INTERNAL, "internal error"
+            self._put(
+                p.error_frame(
+                    "internal_error", f"the session failed: {type(exc).__name__}", fatal=True
+                )
+            )
+        finally:
+            self.sendq.close()
+            if self._finished is not None and not self._finished.done():
+                self._finished.set_result(None)
+
+    def _put(self, frame: str | bytes) -> None:
+        try:
+            self.sendq.put(frame)
+        except SlowConsumer as exc:
+            self.abort(p.CLOSE_SLOW_CONSUMER, "client not reading", ("slow_consumer", str(exc)))
+
+    async def _writer(self) -> None:
+        while True:
+            frame = await self.sendq.get()
+            report = self.sendq.take_drop_report()
+            if report is not None:
+                log.info(
+                    "session %s: slow reader, dropped %d audio frames (%d bytes)",
+                    self.thread_id,
+                    report.chunks,
+                    report.nbytes,
+                )
+                await self._send_now(
+                    p.error_frame(
+                        "output_audio_dropped",
+                        f"slow reader: dropped {report.chunks} audio frames ({report.nbytes} "
+                        f"bytes); {report.total_chunks} frames ({report.total_bytes} bytes) "
+                        "in this session",
+                    )
+                )
+            if frame is None or not await self._send_now(frame):
+                return
+
+    # ----------------------------------------------------------------- socket
+
+    async def _send_now(self, frame: str | bytes) -> bool:
+        if self._client_gone or self._closed:
+            return False
+        try:
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_text(frame)
+        except Exception:
+            self._client_gone = True
+            return False
+        return True
+
+    async def _close_with(self, closed: _Closed) -> None:
+        if closed.error is not None:
+            await self._send_now(p.error_frame(*closed.error, fatal=True))
+        if self._client_gone or self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            await self.ws.close(closed.code, closed.reason)
+
+
+async def _cancel(*tasks: asyncio.Task[None]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _aclose(events: AsyncIterator[Any]) -> None:
+    close = getattr(events, "aclose", None)
+    if close is not None:
+        with contextlib.suppress(Exception):
+            await close()
+
+
+__all__ = ["InputQueue", "LiveApp", "LiveSession", "ThreadForbidden", "claim_thread"]
