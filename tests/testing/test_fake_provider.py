@@ -651,6 +651,28 @@ async def test_wait_done_returns_once_the_script_is_played() -> None:
     provider.assert_done()
 
 
+def test_a_provider_outlives_event_loops() -> None:
+    provider = FakeProvider([[expect.text("a"), expect.close()], [emit.turn_complete()]])
+
+    async def first() -> None:
+        session = await provider.connect(setup_for())
+        waiter = asyncio.ensure_future(provider.wait_done())
+        await session.send(TextInput("a"))
+        await session.close()
+        await asyncio.sleep(0)
+        assert not waiter.done()  # connection 2 is still to come
+        waiter.cancel()
+
+    async def second() -> None:
+        session = await provider.connect(setup_for())
+        await provider.wait_done()
+        assert types(await take(session, 1)) == ["turn_complete"]
+
+    asyncio.run(first())
+    asyncio.run(second())
+    provider.assert_done()
+
+
 async def test_events_wait_without_polling() -> None:
     provider = FakeProvider([expect.text("go"), emit.turn_complete(), expect.close()])
     session = await provider.connect(setup_for())

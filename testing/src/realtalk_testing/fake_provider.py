@@ -389,7 +389,7 @@ class FakeProvider:
         )
         self.sessions: list[FakeSession] = []
         self.failures: list[str] = []
-        self._changed = asyncio.Event()
+        self._waiters: list[asyncio.Future[None]] = []
 
     # ----------------------------------------------------------------- inspection
 
@@ -408,7 +408,10 @@ class FakeProvider:
         self._notify()
 
     def _notify(self) -> None:
-        self._changed.set()
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
 
     def unplayed(self) -> list[str]:
         """Every step not played yet, one description each."""
@@ -434,8 +437,11 @@ class FakeProvider:
     async def wait_done(self) -> None:
         """Return once every scripted step was played or a failure was recorded."""
         while not self.done:
-            self._changed.clear()
-            await self._changed.wait()
+            # a future per wait, on the running loop: a provider built at import time
+            # (outside any loop) still works under asyncio.run and pytest-asyncio
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
 
     def assert_done(self) -> None:
         """Raise :class:`ScriptFailed` naming every mismatch and every unplayed step."""
