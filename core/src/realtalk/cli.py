@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 COMMANDS: dict[str, str] = {
     "plugins": "realtalk.cli:PLUGINS",
+    "api": "realtalk.bridge.cli:API",
 }
 """Subcommand name -> ``"module:attribute"`` of its :class:`Command`."""
 
