@@ -33,7 +33,7 @@ from ._fakews import FakeServer
 
 REFERENCE = Path("/work/shared/reference/gemini-live-client-frames.jsonl")
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
-SETUP_COMPLETE = {"setupComplete": {}}
+SETUP_COMPLETE: dict[str, Any] = {"setupComplete": {}}
 
 
 def reference_frames() -> list[dict[str, Any]]:

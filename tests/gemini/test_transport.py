@@ -23,7 +23,7 @@ from realtalk_gemini.provider import GeminiProvider
 from ._fakews import CloseWith, FakeServer
 
 MODEL = "gemini-live-2.5-flash-preview"
-SETUP_COMPLETE = {"setupComplete": {}}
+SETUP_COMPLETE: dict[str, Any] = {"setupComplete": {}}
 TURN = [
     {"serverContent": {"outputTranscription": {"text": "Hi"}}},
     {"serverContent": {"turnComplete": True}},
