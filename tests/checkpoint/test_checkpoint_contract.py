@@ -367,13 +367,14 @@ async def test_100_concurrent_writers_on_20_threads_lose_nothing_and_keep_order(
 async def test_concurrent_batches_stay_contiguous(
     checkpointer: Checkpointer, config: dict[str, Any]
 ) -> None:
-    batches = [[Message.text("user", f"b{b}:{i}") for i in range(4)] for b in range(10)]
+    size = 25
+    batches = [[Message.text("user", f"b{b}:{i}") for i in range(size)] for b in range(10)]
     await asyncio.gather(*(checkpointer.aput_messages(config, batch) for batch in batches))
     stored = texts(await checkpointer.alist_messages(config))
-    assert len(stored) == 40
-    for start in range(0, 40, 4):
+    assert len(stored) == 10 * size
+    for start in range(0, 10 * size, size):
         prefix = stored[start].split(":")[0]
-        assert stored[start : start + 4] == [f"{prefix}:{i}" for i in range(4)]
+        assert stored[start : start + size] == [f"{prefix}:{i}" for i in range(size)]
 
 
 # -- durability -------------------------------------------------------------------------

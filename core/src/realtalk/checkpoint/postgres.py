@@ -241,10 +241,15 @@ class PgCheckpointer:
                 )
                 if await cur.fetchone() is None:
                     await conn.execute(f"CREATE SCHEMA {s}")
-                await conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {s}.schema_version ("
-                    "version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
-                )
+                # Check before creating: a role without CREATE rights on a schema its DBA
+                # prepared can still use it.
+                cur = await conn.execute("SELECT to_regclass(%s) IS NULL", (f"{s}.schema_version",))
+                missing = await cur.fetchone()
+                if missing is None or missing[0]:
+                    await conn.execute(
+                        f"CREATE TABLE {s}.schema_version (version integer NOT NULL, "
+                        "applied_at timestamptz NOT NULL DEFAULT now())"
+                    )
                 cur = await conn.execute(f"SELECT max(version) FROM {s}.schema_version")
                 row = await cur.fetchone()
                 version = None if row is None else row[0]
