@@ -1,0 +1,469 @@
+"""The user-facing surface: build an agent once, compile it, run live sessions.
+
+``AudioAgent(model, ...)`` (or the lower-level ``LiveAgent(realtime_config, ...)``)
+states what the agent is: model, tools, prompt. ``.compile(...)`` binds it to a
+checkpointer and callbacks and returns a :class:`RealtimeApp`, which is reusable and safe
+under concurrency: every ``arealtime`` call gets its own
+:class:`~realtalk.runtime.session.Session`, and nothing of one call is shared with
+another. Live agents are driven only by ``arealtime`` / ``realtime``; the turn-based
+methods (``invoke``, ``stream``, ...) refuse with a message saying so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from .config import RealtimeConfig
+from .events import RealtimeEvent
+from .provider import Provider
+from .runtime.callbacks import CallbackManager
+from .runtime.clock import Clock, SystemClock
+from .runtime.persistence import ThreadStore
+from .runtime.prompt import SystemPrompt, build_system_instruction, check_prompt
+from .runtime.session import Session
+from .tools import ToolSpec, tool_specs
+
+DEFAULT_TOOL_TIMEOUT = 60.0
+"""Seconds one tool call may run when neither the tool nor the agent says otherwise."""
+
+SESSION_CONFIG_KEYS = frozenset(
+    {"thread_id", "user_id", "tools", "realtime_config", "metadata", "run_id", "recursion_limit"}
+)
+"""Keys of an ``arealtime`` config besides per-session realtime overrides."""
+
+_UNSUPPORTED_COMPILE_ARGS = {
+    "media_store": "realtime media (images, video frames) is streamed through "
+    "LiveInputQueue.send_image() and never stored",
+    "interrupt_before": "a live session has no graph steps to interrupt; the provider owns "
+    "the turn loop",
+    "interrupt_after": "a live session has no graph steps to interrupt; the provider owns "
+    "the turn loop",
+}
+
+_TURN_BASED = (
+    "is not available on a realtime agent: the provider owns the turn loop. Drive it with "
+    "`async for event in app.arealtime(queue, {'thread_id': ...})` (or app.realtime(...) "
+    "from synchronous code)"
+)
+
+
+class LiveAgent:
+    """A realtime agent: a realtime config plus tools and prompt.
+
+    Args:
+        realtime_config: What every session of this agent connects with.
+        tools: Functions (plain or ``@tool``-decorated) or ``ToolSpec``s.
+        system_prompt: A string or a list of strings / ``{"role": "system", "content":
+            ...}`` parts; ``{field}`` placeholders are filled from the session state.
+        skills: Skills listed in the system instruction (strings, or dicts/objects with
+            ``name``, ``description``, ``instructions``).
+        memory: Text, a list, a mapping, or a callable ``state -> text`` evaluated at
+            connect time.
+        provider: ``None`` (ask the plugins which provider serves the model), a provider
+            name, or a provider instance (e.g. ``FakeProvider``).
+        tool_timeout: Default seconds per tool call (a tool's own ``timeout`` wins;
+            ``None`` means no limit).
+    """
+
+    def __init__(
+        self,
+        realtime_config: RealtimeConfig,
+        *,
+        tools: Sequence[Callable[..., Any] | ToolSpec] = (),
+        system_prompt: SystemPrompt | None = None,
+        skills: Any = None,
+        memory: Any = None,
+        provider: str | Provider | None = None,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+    ) -> None:
+        if not isinstance(realtime_config, RealtimeConfig):
+            raise TypeError(
+                f"realtime_config must be a RealtimeConfig, got {type(realtime_config).__name__}"
+            )
+        self.provider_instance: Provider | None = None
+        if isinstance(provider, str):
+            if realtime_config.provider not in (None, provider):
+                raise ValueError(
+                    f"provider={provider!r} contradicts realtime_config.provider="
+                    f"{realtime_config.provider!r}"
+                )
+            realtime_config = realtime_config.merged(provider=provider)
+        elif provider is not None:
+            if not callable(getattr(provider, "connect", None)):
+                raise TypeError(
+                    "provider must be None, a provider name, or a provider instance with "
+                    f"an async connect(setup) method, got {provider!r}"
+                )
+            self.provider_instance = provider
+        if tool_timeout is not None and tool_timeout <= 0:
+            raise ValueError(f"tool_timeout must be positive or None, got {tool_timeout!r}")
+        self.realtime_config = realtime_config
+        self.tools: list[ToolSpec] = tool_specs(tools)
+        self.system_prompt = system_prompt
+        self.skills = skills
+        self.memory = memory
+        self.tool_timeout = tool_timeout
+        # fail at build time on a malformed prompt rather than at the first session
+        check_prompt(system_prompt, skills)
+
+    @property
+    def model(self) -> str:
+        return self.realtime_config.model
+
+    def compile(
+        self,
+        checkpointer: Any = None,
+        store: Any = None,
+        callback_manager: Any = None,
+        shutdown_timeout: float = 30.0,
+        *,
+        clock: Clock | None = None,
+        rng: Callable[[], float] | None = None,
+        **unsupported: Any,
+    ) -> RealtimeApp:
+        """Bind the agent to persistence and callbacks; returns the runnable app.
+
+        Args:
+            checkpointer: Persists transcripts, resumption handles and the tool ledger
+                (an object with the checkpointer methods, or a URL such as
+                ``"sqlite:///threads.db"`` opened through the plugins).
+            store: A long-term memory store, kept on the app as ``app.store``.
+            callback_manager: A :class:`~realtalk.runtime.callbacks.CallbackManager` or
+                any object with ``on_*`` lifecycle methods.
+            shutdown_timeout: Seconds a session waits, after its queue closes, for the
+                reply in flight to finish.
+            clock: Time source for backoff, deadlines and timeouts (tests pass a
+                :class:`~realtalk.runtime.clock.ManualClock`).
+            rng: Random source in ``[0, 1)`` for reconnect jitter (tests fix it).
+        """
+        for name in unsupported:
+            why = _UNSUPPORTED_COMPILE_ARGS.get(name)
+            if why is not None:
+                raise TypeError(f"compile() of a realtime agent does not accept {name}: {why}")
+        if unsupported:
+            raise TypeError(
+                f"compile() got unexpected keyword argument(s): {', '.join(sorted(unsupported))}"
+            )
+        if shutdown_timeout < 0:
+            raise ValueError(f"shutdown_timeout must not be negative, got {shutdown_timeout!r}")
+        return RealtimeApp(
+            self,
+            checkpointer=checkpointer,
+            store=store,
+            callback_manager=CallbackManager.of(callback_manager),
+            shutdown_timeout=float(shutdown_timeout),
+            clock=clock or SystemClock(),
+            rng=rng,
+        )
+
+
+class AudioAgent(LiveAgent):
+    """Audio-to-audio agent builder: ``AudioAgent(model, realtime_config=..., tools=...)``.
+
+    ``realtime_config`` defaults to ``RealtimeConfig(model=model)``; when given, its
+    model must be ``model``.
+    """
+
+    def __init__(
+        self,
+        model: str,
+        realtime_config: RealtimeConfig | None = None,
+        tools: Sequence[Callable[..., Any] | ToolSpec] = (),
+        system_prompt: SystemPrompt | None = None,
+        skills: Any = None,
+        memory: Any = None,
+        provider: str | Provider | None = None,
+        *,
+        tool_timeout: float | None = DEFAULT_TOOL_TIMEOUT,
+    ) -> None:
+        if realtime_config is None:
+            realtime_config = RealtimeConfig(model=model)
+        elif realtime_config.model != model.strip():
+            raise ValueError(
+                f"AudioAgent model {model!r} differs from realtime_config.model "
+                f"{realtime_config.model!r}: pass the same model (or omit realtime_config)"
+            )
+        super().__init__(
+            realtime_config,
+            tools=tools,
+            system_prompt=system_prompt,
+            skills=skills,
+            memory=memory,
+            provider=provider,
+            tool_timeout=tool_timeout,
+        )
+
+
+class RealtimeApp:
+    """A compiled live agent. Reusable; each ``arealtime`` call is an independent session."""
+
+    def __init__(
+        self,
+        agent: LiveAgent,
+        *,
+        checkpointer: Any,
+        store: Any,
+        callback_manager: CallbackManager,
+        shutdown_timeout: float,
+        clock: Clock,
+        rng: Callable[[], float] | None,
+    ) -> None:
+        self.agent = agent
+        self.store = store
+        self.callback_manager = callback_manager
+        self.shutdown_timeout = shutdown_timeout
+        self.clock = clock
+        self.rng = rng
+        self._checkpointer_url: str | None = None
+        self._checkpointer: Any = None
+        if isinstance(checkpointer, str):
+            self._checkpointer_url = checkpointer
+        elif checkpointer is not None:
+            missing = [m for m in _CHECKPOINTER_METHODS if not callable(getattr(checkpointer, m, None))]
+            if missing:
+                raise TypeError(
+                    f"checkpointer {type(checkpointer).__name__} lacks {', '.join(missing)}: "
+                    "pass a realtalk checkpointer or a URL such as 'sqlite:///threads.db'"
+                )
+            self._checkpointer = checkpointer
+        self._sessions: set[Session] = set()
+
+    @property
+    def checkpointer(self) -> Any:
+        """The checkpointer (opened on first use when compiled with a URL)."""
+        if self._checkpointer is None and self._checkpointer_url is not None:
+            from .plugins import open_checkpointer
+
+            self._checkpointer = open_checkpointer(self._checkpointer_url)
+        return self._checkpointer
+
+    @property
+    def active_sessions(self) -> int:
+        """Sessions running right now."""
+        return len(self._sessions)
+
+    async def arealtime(
+        self,
+        queue: Any,
+        config: Mapping[str, Any] | None = None,
+        state: Any = None,
+    ) -> AsyncIterator[RealtimeEvent]:
+        """Run one live session: yields events until the session ends.
+
+        ``queue`` is a :class:`~realtalk.queue.LiveInputQueue` (anything ``async for``
+        can read input items from). ``config`` carries ``thread_id`` (generated when
+        absent), optionally ``user_id``, ``tools`` (names: narrows the agent's tools),
+        and per-session overrides of any ``RealtimeConfig`` field (``voice``, ``vad``,
+        ...). ``state`` fills ``{field}`` placeholders of the system prompt. The first
+        event is ``session_started``, the last ``session_ended``. Bad arguments raise
+        before the session starts.
+        """
+        session = self._new_session(queue, config, state)
+        self._sessions.add(session)
+        try:
+            async for event in session.events():
+                yield event
+        finally:
+            await session.aclose()
+            self._sessions.discard(session)
+
+    def realtime(
+        self,
+        queue: Any,
+        config: Mapping[str, Any] | None = None,
+        state: Any = None,
+    ) -> Iterator[RealtimeEvent]:
+        """Synchronous ``arealtime``: runs a private event loop and yields events.
+
+        Raises RuntimeError when called inside a running event loop (use ``arealtime``).
+        """
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError(
+                "realtime() cannot run inside a running event loop: use "
+                "`async for event in app.arealtime(queue, config)` instead"
+            )
+        return self._sync_events(queue, config, state)
+
+    def _sync_events(
+        self, queue: Any, config: Mapping[str, Any] | None, state: Any
+    ) -> Iterator[RealtimeEvent]:
+        loop = asyncio.new_event_loop()
+        agen = self.arealtime(queue, config, state)
+        try:
+            while True:
+                try:
+                    event = loop.run_until_complete(agen.__anext__())
+                except StopAsyncIteration:
+                    break
+                yield event
+        finally:
+            try:
+                loop.run_until_complete(agen.aclose())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    async def aclose(self) -> None:
+        """End every running session and release what the app opened itself."""
+        sessions = list(self._sessions)
+        await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
+        if self._checkpointer_url is not None and self._checkpointer is not None:
+            checkpointer, self._checkpointer = self._checkpointer, None
+            await checkpointer.aclose()
+
+    # -- turn-based methods refuse ------------------------------------------------------
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"invoke() {_TURN_BASED}")
+
+    async def ainvoke(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"ainvoke() {_TURN_BASED}")
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"stream() {_TURN_BASED}")
+
+    def astream(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"astream() {_TURN_BASED}")
+
+    # -- session construction -------------------------------------------------------------
+
+    def _new_session(self, queue: Any, config: Mapping[str, Any] | None, state: Any) -> Session:
+        if not hasattr(queue, "__aiter__"):
+            raise TypeError(
+                f"queue must be a LiveInputQueue (or async-iterable of input items), "
+                f"got {type(queue).__name__}"
+            )
+        options = resolve_session_config(self.agent, config)
+        realtime_config: RealtimeConfig = options["realtime_config"]
+        system_instruction = build_system_instruction(
+            system_instruction=realtime_config.system_instruction,
+            system_prompt=self.agent.system_prompt,
+            skills=self.agent.skills,
+            memory=self.agent.memory,
+            state=state,
+        )
+        provider = self._provider(realtime_config)
+        session_config = options["config"]
+        return Session(
+            queue=queue,
+            thread_id=session_config["thread_id"],
+            config=session_config,
+            realtime_config=realtime_config,
+            provider=provider,
+            tools=options["tools"],
+            system_instruction=system_instruction,
+            store=ThreadStore(self.checkpointer, session_config),
+            callbacks=self.callback_manager,
+            clock=self.clock,
+            rng=self.rng,
+            shutdown_timeout=self.shutdown_timeout,
+            tool_timeout=self.agent.tool_timeout,
+            user_id=session_config.get("user_id"),
+        )
+
+    def _provider(self, realtime_config: RealtimeConfig) -> Provider:
+        if self.agent.provider_instance is not None:
+            return self.agent.provider_instance
+        from .plugins import resolve_provider
+
+        record = resolve_provider(realtime_config.model, realtime_config.provider)
+        return record.factory()
+
+
+_CHECKPOINTER_METHODS = (
+    "aput_messages",
+    "alist_messages",
+    "aget_thread",
+    "aput_thread",
+    "aupdate_thread_metadata",
+    "aledger_start",
+    "aledger_finish",
+    "aledger_mark_delivered",
+    "aledger_get",
+    "aledger_undelivered",
+)
+
+
+def resolve_session_config(agent: LiveAgent, config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Validate an ``arealtime`` config: thread id, narrowed tools, realtime overrides.
+
+    Returns ``{"config": dict with thread_id, "realtime_config": RealtimeConfig,
+    "tools": [ToolSpec]}``; raises ValueError naming the offending key.
+    """
+    if config is None:
+        config = {}
+    if not isinstance(config, Mapping):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    data = dict(config)
+    thread_id = data.get("thread_id")
+    if thread_id is None:
+        thread_id = uuid.uuid4().hex
+    elif not isinstance(thread_id, str) or not thread_id.strip():
+        raise ValueError(f"config['thread_id'] must be a non-empty string, got {thread_id!r}")
+    data["thread_id"] = thread_id
+    user_id = data.get("user_id")
+    if user_id is not None and not isinstance(user_id, str):
+        raise ValueError(f"config['user_id'] must be a string, got {user_id!r}")
+
+    fields = set(RealtimeConfig.model_fields)
+    overrides: dict[str, Any] = {}
+    nested = data.get("realtime_config")
+    if isinstance(nested, RealtimeConfig):
+        nested = nested.model_dump(exclude_unset=True)
+    if nested is not None:
+        if not isinstance(nested, Mapping):
+            raise ValueError("config['realtime_config'] must be a dict of RealtimeConfig fields")
+        overrides.update(nested)
+    unknown = []
+    for key, value in data.items():
+        if key in fields:
+            overrides[key] = value
+        elif key not in SESSION_CONFIG_KEYS:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(
+            f"unknown config key(s) {', '.join(map(repr, sorted(unknown)))}: a session config "
+            f"takes {', '.join(sorted(SESSION_CONFIG_KEYS))} and overrides of RealtimeConfig "
+            f"fields ({', '.join(sorted(fields))})"
+        )
+    try:
+        realtime_config = agent.realtime_config.merged(**overrides) if overrides else (
+            agent.realtime_config
+        )
+    except ValidationError as exc:
+        raise ValueError(f"invalid per-session realtime override: {exc}") from None
+
+    tools = list(agent.tools)
+    wanted = data.get("tools")
+    if wanted is not None:
+        if isinstance(wanted, str) or not isinstance(wanted, Sequence):
+            raise ValueError("config['tools'] must be a list of tool names")
+        available = {spec.name: spec for spec in agent.tools}
+        names = [w if isinstance(w, str) else getattr(w, "name", repr(w)) for w in wanted]
+        extra = [n for n in names if n not in available]
+        if extra:
+            raise ValueError(
+                f"config['tools'] names {', '.join(map(repr, extra))}, which the agent does not "
+                f"have ({', '.join(sorted(available)) or 'no tools'}): a session can only narrow "
+                "the agent's tools, never add to them"
+            )
+        tools = [available[n] for n in dict.fromkeys(names)]
+    return {"config": data, "realtime_config": realtime_config, "tools": tools}
+
+
+__all__ = [
+    "DEFAULT_TOOL_TIMEOUT",
+    "AudioAgent",
+    "LiveAgent",
+    "RealtimeApp",
+    "resolve_session_config",
+]

@@ -1,0 +1,156 @@
+"""Running tool calls beside the receive loop: concurrency, timeouts, cancellation.
+
+A tool may be slow (a web request, a database); the model's audio must keep flowing
+meanwhile, so every call runs in its own task (sync tools in a worker thread, through
+``ToolSpec.acall``) and reports its outcome through a callback. Timeouts are measured
+on the session's injectable clock. A cancelled call reports nothing: the provider
+withdrew it, so no result must be sent. Exceptions in tools become error results;
+they never reach the session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from ..tools import ToolSpec
+from .clock import Clock
+
+log = logging.getLogger("realtalk.runtime.tools")
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    """How one call ended: a JSON-safe ``result`` or an ``error`` message."""
+
+    call_id: str
+    name: str
+    result: Any = None
+    error: str | None = None
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` as plain JSON data (pydantic models, dataclasses, ...; else ``str``)."""
+    return to_jsonable_python(value, fallback=str)
+
+
+async def execute(spec: ToolSpec, args: dict[str, Any], timeout: float | None, clock: Clock) -> Any:
+    """Run one tool with an optional timeout on ``clock``; raises what the tool raised,
+    or TimeoutError."""
+    call: asyncio.Future[Any] = asyncio.ensure_future(spec.acall(args))
+    if timeout is None:
+        return await call
+    timer = asyncio.ensure_future(clock.sleep(timeout))
+    try:
+        await asyncio.wait({call, timer}, return_when=asyncio.FIRST_COMPLETED)
+        if not call.done():
+            raise TimeoutError(f"tool {spec.name!r} timed out after {timeout:g}s")
+        return call.result()
+    finally:
+        for fut in (call, timer):
+            if not fut.done():
+                fut.cancel()
+        await asyncio.gather(call, timer, return_exceptions=True)
+
+
+class ToolRunner:
+    """The calls of one session that are running right now."""
+
+    def __init__(
+        self,
+        specs: Iterable[ToolSpec],
+        *,
+        clock: Clock,
+        default_timeout: float | None,
+    ) -> None:
+        self.specs = {spec.name: spec for spec in specs}
+        self.clock = clock
+        self.default_timeout = default_timeout
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._executing: set[str] = set()
+
+    @property
+    def running(self) -> frozenset[str]:
+        """Ids of the calls still executing (cancellable)."""
+        return frozenset(self._executing)
+
+    @property
+    def busy(self) -> bool:
+        """True while any call executes or its outcome is being reported."""
+        return bool(self._tasks)
+
+    def spec(self, name: str) -> ToolSpec | None:
+        """The advertised tool called ``name``, or None."""
+        return self.specs.get(name)
+
+    def timeout_for(self, spec: ToolSpec) -> float | None:
+        return spec.timeout if spec.timeout is not None else self.default_timeout
+
+    def start(
+        self,
+        call_id: str,
+        spec: ToolSpec,
+        args: dict[str, Any],
+        on_done: Callable[[ToolOutcome], Awaitable[None]],
+    ) -> None:
+        """Run the call in its own task; ``on_done`` gets the outcome unless cancelled.
+
+        Once the tool has finished, reporting its outcome is no longer cancellable by
+        :meth:`cancel` (the result exists and is recorded), only by :meth:`aclose`.
+        """
+
+        async def run() -> None:
+            try:
+                result = await execute(spec, args, self.timeout_for(spec), self.clock)
+                outcome = ToolOutcome(call_id, spec.name, result=jsonable(result))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a tool's failure is the model's business, not ours
+                log.info("tool %s (%s) failed: %s", spec.name, call_id, exc)
+                outcome = ToolOutcome(call_id, spec.name, error=describe(exc))
+            finally:
+                self._executing.discard(call_id)
+            await on_done(outcome)
+
+        task = asyncio.create_task(run(), name=f"realtalk-tool-{spec.name}-{call_id}")
+        self._tasks[call_id] = task
+        self._executing.add(call_id)
+        task.add_done_callback(lambda _t: self._tasks.pop(call_id, None))
+
+    def cancel(self, ids: Iterable[str]) -> list[str]:
+        """Cancel the executing calls among ``ids``; returns the ids actually cancelled."""
+        cancelled = []
+        for call_id in ids:
+            if call_id not in self._executing:
+                continue
+            self._executing.discard(call_id)
+            task = self._tasks.pop(call_id, None)
+            if task is not None and not task.done():
+                task.cancel()
+                cancelled.append(call_id)
+        return cancelled
+
+    async def aclose(self) -> None:
+        """Cancel every call (and pending report) and wait for the tasks to end."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        self._executing.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def describe(exc: BaseException) -> str:
+    """An error message for the model: the exception type and text."""
+    text = str(exc)
+    if isinstance(exc, TimeoutError) and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+__all__ = ["ToolOutcome", "ToolRunner", "describe", "execute", "jsonable"]
