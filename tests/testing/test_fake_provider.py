@@ -860,3 +860,146 @@ def test_package_exports() -> None:
         assert getattr(realtalk_testing, name) is not None
     with pytest.raises(AttributeError):
         realtalk_testing.NoSuchThing  # noqa: B018
+
+
+# --------------------------------------------------------------------------- messages
+
+
+@pytest.mark.parametrize(
+    ("step", "setup", "message"),
+    [
+        (
+            expect.connect(handle=None),
+            {"resumption_handle": "h9"},
+            "connection 1 step 1 (expect connect handle=None): got resumption handle 'h9'",
+        ),
+        (
+            expect.connect(history=2),
+            {},
+            "connection 1 step 1 (expect connect history=2): got 0 history messages",
+        ),
+        (
+            expect.connect(history=False),
+            {"history": [Message.text("user", "x")]},
+            "(expect connect history=False): got 1 history messages",
+        ),
+        (
+            expect.connect(system_contains="pirate"),
+            {"system_instruction": "Be brief."},
+            "(expect connect system instruction contains 'pirate'): "
+            "got system instruction 'Be brief.'",
+        ),
+        (
+            expect.connect(check=lambda s: s.thread_id == "t1"),
+            {"thread_id": "t2"},
+            "got a setup the check rejected",
+        ),
+    ],
+)
+async def test_connect_mismatches_name_the_step(
+    step: Any, setup: dict[str, Any], message: str
+) -> None:
+    provider = FakeProvider([step, expect.close()])
+    with pytest.raises(ProviderDisconnected) as info:
+        await provider.connect(setup_for(**setup))
+    assert info.value.kind is DisconnectKind.FATAL
+    assert message in info.value.reason
+    with pytest.raises(ScriptFailed) as failed:
+        provider.assert_done()
+    assert message in str(failed.value)
+
+
+async def test_system_instruction_falls_back_to_the_config() -> None:
+    provider = FakeProvider([expect.connect(system_contains="pirate"), expect.close()])
+    config = RealtimeConfig(model="fake-model", system_instruction="Talk like a pirate.")
+    session = await provider.connect(SessionSetup(config=config))
+    await session.close()
+    provider.assert_done()
+
+
+@pytest.mark.parametrize(
+    ("step", "item", "message"),
+    [
+        (
+            expect.text(pattern=r"^weather"),
+            TextInput("the weather"),
+            "step 1 (expect text matching '^weather'): got text 'the weather'",
+        ),
+        (
+            expect.image("image/png"),
+            ImageInput(b"x", "image/jpeg"),
+            "step 1 (expect image image/png): got image (image/jpeg, 1 bytes)",
+        ),
+        (
+            expect.image(data=b"abc"),
+            ImageInput(b"abd"),
+            "step 1 (expect image): got image (image/jpeg, 3 bytes) with different bytes",
+        ),
+        (
+            expect.activity_start(),
+            ActivityEnd(),
+            "step 1 (expect activity_start): got unexpected activity_end",
+        ),
+        (
+            expect.audio(),
+            AudioInput(b"\x00", RATE),
+            "step 1 (expect audio): got audio with an odd byte count (1), not PCM16",
+        ),
+        (
+            expect.any_order(expect.text("a"), expect.text("b")),
+            TextInput("c"),
+            "step 1 (expect in any order [expect text 'a'; expect text 'b']): got text 'c'",
+        ),
+    ],
+)
+async def test_item_mismatches_name_the_step(step: Any, item: Any, message: str) -> None:
+    provider = FakeProvider([step])
+    session = await provider.connect(setup_for())
+    await session.send(item)
+    _, ended = await drain(session)
+    assert ended.kind is DisconnectKind.FATAL
+    assert ended.reason == f"connection 1 {message}"
+
+
+@pytest.mark.parametrize(
+    ("step", "result", "error", "ok"),
+    [
+        (expect.tool_result("c1", result=3), 3, None, True),
+        (expect.tool_result("c1", result=3), 4, None, False),
+        (expect.tool_result("c1", error=None), 1, "boom", False),
+        (expect.tool_result("c1", error="boom"), None, None, False),
+        (expect.tool_result("c1", error=lambda e: e and e.startswith("x")), None, "xy", True),
+        (expect.tool_result("c1", name="other"), 1, None, False),
+    ],
+)
+async def test_tool_result_matching(step: Any, result: Any, error: Any, ok: bool) -> None:
+    provider = FakeProvider([step])
+    session = await provider.connect(setup_for())
+    await session.send_tool_result("c1", "tool", result, error)
+    assert (provider.failures == []) is ok
+    assert provider.done
+
+
+async def test_any_order_with_audio_in_the_group() -> None:
+    provider = FakeProvider(
+        [
+            expect.any_order(expect.audio(min_bytes=4), expect.text("hi")),
+            emit.turn_complete(),
+        ],
+        strict=True,
+    )
+    session = await provider.connect(setup_for())
+    await session.send(AudioInput(b"\x00\x00", RATE))
+    await session.send(AudioInput(b"\x00\x00", RATE))
+    assert provider.connections[0].events == []
+    await session.send(TextInput("hi"))
+    assert types(await take(session, 1)) == ["turn_complete"]
+    provider.assert_done()
+
+
+def test_tone_is_deterministic_pcm16() -> None:
+    from realtalk_testing import tone
+
+    one = tone(0.01, 24000)
+    assert len(one) == 480 and one == tone(0.01, 24000)
+    assert one != tone(0.01, 24000, frequency=880)
