@@ -8,6 +8,7 @@ writes is the single source of truth.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import re
 from collections.abc import Callable, Iterable
@@ -28,19 +29,49 @@ def _parse_docstring(doc: str | None) -> tuple[str, dict[str, str]]:
         summary = ""
     params: dict[str, str] = {}
     section = None
+    current: str | None = None
+    arg_indent: int | None = None
     for line in doc.splitlines():
         stripped = line.strip()
         if re.match(r"^(Args|Arguments|Parameters):\s*$", stripped):
-            section = "args"
+            section, current, arg_indent = "args", None, None
             continue
         if re.match(r"^(Returns?|Raises|Yields|Examples?|Notes?):\s*$", stripped):
-            section = None
+            section, current = None, None
             continue
         if section == "args":
             m = _ARG_LINE.match(line)
-            if m:
-                params[m.group(1)] = m.group(2).strip()
-    return summary.replace("\n", " "), params
+            indent = len(line) - len(line.lstrip())
+            if m and (arg_indent is None or indent <= arg_indent):
+                arg_indent = indent
+                current = m.group(1)
+                params[current] = m.group(2).strip()
+            elif (
+                current is not None and stripped and arg_indent is not None and indent > arg_indent
+            ):
+                params[current] += " " + stripped  # a description continued on the next line
+    return " ".join(summary.split()), params
+
+
+def _describe_errors(exc: ValidationError) -> str:
+    """pydantic's errors in one line each a model (or a person) can act on."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "arguments"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "unexpected argument"
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def _target(func: Callable[..., Any]) -> Any:
+    """What to read the name, docstring and type hints from (partials, callable objects)."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    if not inspect.isroutine(func) and not inspect.isclass(func) and callable(func):
+        return type(func).__call__
+    return func
 
 
 @dataclass(frozen=True)
@@ -65,7 +96,9 @@ class ToolSpec:
         try:
             model = self._args_model.model_validate(args)
         except ValidationError as exc:
-            raise ValueError(f"invalid arguments for tool {self.name!r}: {exc}") from None
+            raise ValueError(
+                f"invalid arguments for tool {self.name!r}: {_describe_errors(exc)}"
+            ) from None
         return {name: getattr(model, name) for name in type(model).model_fields}
 
     async def acall(self, args: dict[str, Any]) -> Any:
@@ -85,12 +118,18 @@ def _build_spec(
 ) -> ToolSpec:
     if not callable(func):
         raise TypeError(f"a tool must be callable, got {func!r}")
-    summary, param_docs = _parse_docstring(inspect.getdoc(func))
+    target = _target(func)
+    summary, param_docs = _parse_docstring(inspect.getdoc(target))
+    if target is not func and not isinstance(func, functools.partial):
+        # A callable object: its class docstring describes the tool better than __call__'s.
+        class_summary, class_params = _parse_docstring(inspect.getdoc(func))
+        summary = class_summary or summary
+        param_docs = {**class_params, **param_docs}
     signature = inspect.signature(func)
     try:
-        hints = inspect.get_annotations(func, eval_str=True)
+        hints = inspect.get_annotations(target, eval_str=True)
     except Exception:  # unresolved forward refs: fall back to raw annotations
-        hints = dict(getattr(func, "__annotations__", {}))
+        hints = dict(getattr(target, "__annotations__", {}))
     fields: dict[str, Any] = {}
     for pname, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -101,6 +140,11 @@ def _build_spec(
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
     tool_name = name or getattr(func, "__name__", None)
+    if tool_name is None:
+        inner = func
+        while isinstance(inner, functools.partial):
+            inner = inner.func
+        tool_name = getattr(inner, "__name__", None) or type(inner).__name__
     if not tool_name or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}", tool_name):
         raise ValueError(
             f"tool name {tool_name!r} is not valid: use letters, digits, '_', '.', '-' "
