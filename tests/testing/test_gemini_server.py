@@ -12,7 +12,15 @@ from google import genai
 from google.genai import errors, types
 from websockets.asyncio.client import connect as ws_connect
 
-from realtalk_testing.cassette import Cassette
+from realtalk_testing.cassette import (
+    QUESTION_WAV,
+    Cassette,
+    CloseLine,
+    DropLine,
+    RecvLine,
+    shipped_cassette_names,
+    shipped_cassette_path,
+)
 from realtalk_testing.gemini_server import FakeGeminiServer
 from realtalk_testing.report import CassetteMismatchError
 
@@ -375,3 +383,44 @@ async def test_client_still_connected_at_exit_does_not_hang() -> None:
         await session_cm.__aexit__(None, None, None)
     assert server.report.unplayed == [4, 5, 6, 7]
     assert server.connection(1).ended == "server exit"
+
+
+def _question_pcm() -> bytes:
+    import wave
+
+    with wave.open(str(QUESTION_WAV), "rb") as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (16000, 1, 2)
+        return wav.readframes(wav.getnframes())
+
+
+@pytest.mark.parametrize("name", shipped_cassette_names())
+async def test_shipped_cassette_drives_real_sdk(name: str) -> None:
+    """The SDK receives exactly what each shipped cassette says (codes included)."""
+    c = Cassette.shipped(name)
+    async with FakeGeminiServer(c) as server:
+        observed = await drive(c, server.http_options, audio=_question_pcm())
+    assert server.report.ok, server.report.summary()
+    assert server.connections == len(c.conns)
+    recv_lines = [ln for ln in c.lines if isinstance(ln, RecvLine)]
+    setup_completes = sum("setupComplete" in ln.frame for ln in recv_lines)
+    assert sum(len(m) for m in observed.messages) == len(recv_lines) - setup_completes
+    expected_ends = []
+    for conn in c.conns:
+        last = c.lines_for(conn)[-1]
+        expected_ends.append(
+            last.code
+            if isinstance(last, CloseLine)
+            else 1006
+            if isinstance(last, DropLine)
+            else None
+        )
+    assert observed.ends == expected_ends
+
+
+def test_all_documented_scenarios_are_shipped() -> None:
+    assert set(shipped_cassette_names()) >= {
+        "spoken_question", "tool_call", "goaway_resume", "drop_and_abort",
+        "non_resumable_update", "tool_cancellation", "barge_in", "stale_handle",
+    }  # fmt: skip
+    for name in shipped_cassette_names():
+        assert shipped_cassette_path(name).stat().st_size < 300_000

@@ -36,6 +36,8 @@ from .gemini_wire import (
 )
 
 __all__ = [
+    "QUESTION_WAV",
+    "SHIPPED_DIR",
     "Cassette",
     "CassetteFormatError",
     "CassetteLine",
@@ -44,7 +46,30 @@ __all__ = [
     "DropLine",
     "RecvLine",
     "SendLine",
+    "shipped_cassette_names",
+    "shipped_cassette_path",
 ]
+
+SHIPPED_DIR = Path(__file__).parent / "cassettes"
+"""Where the cassettes shipped with realtalk-testing live."""
+QUESTION_WAV = Path(__file__).parent / "audio" / "question_16k.wav"
+"""The user's question ("What's the weather in Paris?") as 16 kHz mono PCM16 WAV."""
+
+
+def shipped_cassette_names() -> list[str]:
+    """Names of the shipped cassettes (file stems), sorted."""
+    return sorted(p.stem for p in SHIPPED_DIR.glob("*.jsonl"))
+
+
+def shipped_cassette_path(name: str) -> Path:
+    """Path of a shipped cassette; raises FileNotFoundError naming the available ones."""
+    path = SHIPPED_DIR / f"{name.removesuffix('.jsonl')}.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no shipped cassette {name!r}; available: {', '.join(shipped_cassette_names())}"
+        )
+    return path
+
 
 FORMAT_VERSION = 1
 _RESERVED_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
@@ -192,6 +217,11 @@ class Cassette:
         """Read and validate a cassette file."""
         p = Path(path)
         return cls.loads(p.read_text(encoding="utf-8"), source=str(p))
+
+    @classmethod
+    def shipped(cls, name: str) -> Cassette:
+        """Load a cassette shipped with realtalk-testing, e.g. ``Cassette.shipped("tool_call")``."""
+        return cls.load(shipped_cassette_path(name))
 
     @classmethod
     def loads(cls, text: str, source: str = "<string>") -> Cassette:
