@@ -1003,3 +1003,13 @@ def test_tone_is_deterministic_pcm16() -> None:
     one = tone(0.01, 24000)
     assert len(one) == 480 and one == tone(0.01, 24000)
     assert one != tone(0.01, 24000, frequency=880)
+
+
+async def test_failures_are_logged_and_the_repr_summarises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    provider = FakeProvider([[expect.text("a")], [emit.turn_complete()]])
+    session = await provider.connect(setup_for())
+    await session.send(TextInput("b"))
+    assert "connection 1 step 1 (expect text 'a'): got text 'b'" in caplog.text
+    assert repr(provider) == "FakeProvider(2 connection(s) scripted, 1 opened, 1 failure(s))"

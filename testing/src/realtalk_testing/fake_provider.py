@@ -14,6 +14,7 @@ also reports every step that was never played.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
@@ -57,6 +58,8 @@ from .script import (
     kind_of,
     normalize_script,
 )
+
+logger = logging.getLogger("realtalk_testing.fake_provider")
 
 INPUT_TYPES = (AudioInput, TextInput, ImageInput, ActivityStart, ActivityEnd, AudioStreamEnd)
 
@@ -403,7 +406,15 @@ class FakeProvider:
         """The normalised script: one list of steps per connection."""
         return self._script or []
 
+    def __repr__(self) -> str:
+        return (
+            f"FakeProvider({len(self.script)} connection(s) scripted, "
+            f"{len(self.sessions)} opened, {len(self.failures)} failure(s))"
+        )
+
     def _record_failure(self, message: str) -> None:
+        # logged too, so a failure the client swallowed still shows in captured logs
+        logger.error("FakeProvider script failure: %s", message)
         self.failures.append(message)
         self._notify()
 
