@@ -49,7 +49,7 @@ def speak(text: str, voice: list[str], rate: int, tmp: Path, fmt: str = "raw") -
     _run("espeak-ng", *voice, "-w", str(wav), text)
     out = tmp / f"out.{fmt}"
     _run(
-        "sox", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer",
+        "sox", "-D", str(wav), "-r", str(rate), "-c", "1", "-b", "16", "-e", "signed-integer",
         "-L", str(out), "silence", "1", "0.01", "0.5%", "reverse", "silence", "1", "0.01",
         "0.5%", "reverse",
     )  # fmt: skip
@@ -149,7 +149,7 @@ def main() -> int:
         tmp = Path(tmpdir)
         wav = tmp / "q.wav"
         _run("espeak-ng", *USER_VOICE, "-w", str(wav), QUESTION)
-        _run("sox", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer",
+        _run("sox", "-D", str(wav), "-r", "16000", "-c", "1", "-b", "16", "-e", "signed-integer",
              str(AUDIO_OUT / "question_16k.wav"))  # fmt: skip
         weather = speak(WEATHER, MODEL_VOICE, OUT_RATE, tmp)
         welcome = speak("You're welcome.", MODEL_VOICE, OUT_RATE, tmp)
