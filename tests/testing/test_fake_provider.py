@@ -990,9 +990,9 @@ async def test_any_order_with_audio_in_the_group() -> None:
     )
     session = await provider.connect(setup_for())
     await session.send(AudioInput(b"\x00\x00", RATE))
-    await session.send(AudioInput(b"\x00\x00", RATE))
+    await session.send(TextInput("hi"))  # while the audio member is half met
     assert provider.connections[0].events == []
-    await session.send(TextInput("hi"))
+    await session.send(AudioInput(b"\x00\x00", RATE))
     assert types(await take(session, 1)) == ["turn_complete"]
     provider.assert_done()
 

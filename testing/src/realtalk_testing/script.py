@@ -454,14 +454,18 @@ class _AnyOrderMatcher(Matcher):
         self.active: Matcher | None = None  # a member that took part of its input
 
     def offer(self, item: Received) -> Verdict:
-        candidates = [self.active] if self.active is not None else list(self.pending)
+        # the member that took part of its input (e.g. audio so far) gets first refusal
+        candidates = list(self.pending)
+        if self.active is not None:
+            candidates.remove(self.active)
+            candidates.insert(0, self.active)
         reasons: list[str] = []
         for m in candidates:
             verdict = m.offer(item)
             if verdict.status == "not_mine":
                 continue
             if verdict.status == "mismatch":
-                if self.active is not None:
+                if m is self.active:
                     return verdict
                 reasons.append(verdict.detail)
                 continue
