@@ -510,6 +510,8 @@ async def test_go_away_then_client_switches_connection() -> None:
     assert types(events) == ["output_transcript", "turn_complete"]
     assert ended.kind is DisconnectKind.CLOSED
     assert [c.setup.resumption_handle for c in provider.connections] == [None, "h1"]
+    assert provider.connections[0].delivered_at_close == 2
+    assert provider.connections[0].delivered_events == [update, go_away]
     provider.assert_done()
 
 

@@ -112,6 +112,9 @@ class ConnectionRecord:
     """Sends refused because the server had ended the connection (they raised)."""
     steps_played: int = 0
     closed_by_client: bool = False
+    delivered_at_close: int | None = None
+    """How many events the client had read when it called ``close()`` (e.g. to check that
+    a rotation waited for the end of the turn)."""
     ended: ProviderDisconnected | None = None
     """How the connection ended (``None`` while open)."""
 
@@ -121,6 +124,11 @@ class ConnectionRecord:
         if not self.audio_sample_rate:
             return 0.0
         return self.audio_bytes / 2 / self.audio_sample_rate
+
+    @property
+    def delivered_events(self) -> list[RealtimeEvent]:
+        """The events the client has read so far."""
+        return self.events[: self.delivered]
 
     @property
     def texts(self) -> list[str]:
@@ -346,6 +354,7 @@ class FakeSession:
             self._played()
         self._closed = True
         self.record.closed_by_client = True
+        self.record.delivered_at_close = self.record.delivered
         if self.record.ended is None:
             self.record.ended = ProviderDisconnected(
                 DisconnectKind.CLOSED, code=1000, reason="closed by the client"
