@@ -488,8 +488,10 @@ def _check_order(lines: Sequence[CassetteLine]) -> list[tuple[int, str]]:
                 errors.append(
                     (line.lineno, "an optional send line must be followed by a send line")
                 )
-        sends = [ln for ln in conn_lines if isinstance(ln, SendLine)]
-        if sends and any(s.kind == "setup" for s in sends[1:]):
-            bad = next(s for s in sends[1:] if s.kind == "setup")
-            errors.append((bad.lineno, "setup can only be the first send of a connection"))
+        first = 1 if conn_lines and isinstance(conn_lines[0], ConnectLine) else 0
+        for i, line in enumerate(conn_lines):
+            if isinstance(line, SendLine) and line.kind == "setup" and i != first:
+                errors.append(
+                    (line.lineno, f"setup must be the first send of conn {conn}, before any recv")
+                )
     return errors
