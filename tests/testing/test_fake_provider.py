@@ -1015,3 +1015,18 @@ async def test_failures_are_logged_and_the_repr_summarises(
     await session.send(TextInput("b"))
     assert "connection 1 step 1 (expect text 'a'): got text 'b'" in caplog.text
     assert repr(provider) == "FakeProvider(2 connection(s) scripted, 1 opened, 1 failure(s))"
+
+
+def test_server_and_cassette_load_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, realtalk_testing as t\n"
+        "assert 'realtalk_testing.gemini_server' not in sys.modules\n"
+        "assert 'realtalk_testing.cassette' not in sys.modules\n"
+        "from realtalk_testing import Cassette, FakeGeminiServer\n"
+        "assert FakeGeminiServer.__name__ == 'FakeGeminiServer' and Cassette.__name__\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
