@@ -22,6 +22,7 @@ from realtalk.checkpoint import (
     PgCheckpointer,
     SqliteCheckpointer,
 )
+from realtalk.checkpoint.url import postgres_url_and_schema
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 BACKENDS = ["memory", "sqlite", "postgres"]
@@ -59,8 +60,9 @@ def pg_schema() -> Iterator[str]:
 @pytest.fixture
 def pg_url(pg_schema: str) -> str:
     """The test server's URL naming this run's schema (``?schema=...``)."""
-    sep = "&" if "?" in pg_base_url() else "?"
-    return f"{pg_base_url()}{sep}schema={pg_schema}"
+    base, _ = postgres_url_and_schema(pg_base_url())  # drop any schema the env URL names
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}schema={pg_schema}"
 
 
 @pytest.fixture

@@ -22,6 +22,10 @@ def numbered(n: int, prefix: str = "m") -> list[Message]:
     return [Message.text("user", f"{prefix}{i}") for i in range(n)]
 
 
+def test_every_backend_satisfies_the_protocol(checkpointer: Checkpointer) -> None:
+    assert isinstance(checkpointer, Checkpointer)
+
+
 # -- messages ---------------------------------------------------------------------------
 
 
@@ -175,6 +179,14 @@ async def test_metadata_update_merges_and_keeps_the_resumption_handle(
     await checkpointer.aupdate_thread_metadata(config)  # nothing to merge: nothing erased
     stored = await checkpointer.aget_thread(config)
     assert stored is not None and stored.metadata["resumption_handle"] == "h-1"
+
+
+async def test_metadata_merge_is_by_top_level_key(
+    checkpointer: Checkpointer, config: dict[str, Any]
+) -> None:
+    await checkpointer.aupdate_thread_metadata(config, nested={"a": 1}, handle="h")
+    info = await checkpointer.aupdate_thread_metadata(config, nested={"b": 2}, cleared=None)
+    assert info.metadata == {"nested": {"b": 2}, "handle": "h", "cleared": None}
 
 
 async def test_metadata_update_keeps_owner_and_other_fields(
