@@ -7,6 +7,7 @@ model and live config, valid for few uses and minutes, and hands that to the cli
 
 from __future__ import annotations
 
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,21 +25,27 @@ class TokenError(Exception):
 
 
 def _live_config(rc: RealtimeConfig) -> Any:
+    """The agent's live config in google-genai's types (what the token locks)."""
     from google.genai import types
 
-    config: dict[str, Any] = {"response_modalities": [rc.response_modality]}
+    config = types.LiveConnectConfig(response_modalities=[types.Modality(rc.response_modality)])
     if rc.voice:
-        voice = {"prebuilt_voice_config": {"voice_name": rc.voice}}
-        config["speech_config"] = {"voice_config": voice}
+        config.speech_config = types.SpeechConfig(
+            voice_config=types.VoiceConfig(
+                prebuilt_voice_config=types.PrebuiltVoiceConfig(voice_name=rc.voice)
+            )
+        )
     if rc.system_instruction:
-        config["system_instruction"] = rc.system_instruction
+        config.system_instruction = types.Content(
+            role="user", parts=[types.Part(text=rc.system_instruction)]
+        )
     if rc.input_audio_transcription:
-        config["input_audio_transcription"] = {}
+        config.input_audio_transcription = types.AudioTranscriptionConfig()
     if rc.output_audio_transcription and rc.response_modality == "AUDIO":
-        config["output_audio_transcription"] = {}
+        config.output_audio_transcription = types.AudioTranscriptionConfig()
     if rc.session_resumption:
-        config["session_resumption"] = {}
-    return types.LiveConnectConfig(**config)
+        config.session_resumption = types.SessionResumptionConfig()
+    return config
 
 
 async def mint_gemini_token(
@@ -65,17 +72,19 @@ async def mint_gemini_token(
         options["httpx_async_client"] = http_client
     client = genai.Client(api_key=api_key, http_options=types.HttpOptions(**options))
     try:
-        token = await client.aio.auth_tokens.create(
-            config=types.CreateAuthTokenConfig(
-                uses=settings.uses,
-                expire_time=expire,
-                new_session_expire_time=new_session,
-                live_connect_constraints=types.LiveConnectConstraints(
-                    model=realtime_config.model, config=_live_config(realtime_config)
-                ),
-                lock_additional_fields=[],
+        with warnings.catch_warnings():  # google-genai flags the token API as experimental
+            warnings.simplefilter("ignore")
+            token = await client.aio.auth_tokens.create(
+                config=types.CreateAuthTokenConfig(
+                    uses=settings.uses,
+                    expire_time=expire,
+                    new_session_expire_time=new_session,
+                    live_connect_constraints=types.LiveConnectConstraints(
+                        model=realtime_config.model, config=_live_config(realtime_config)
+                    ),
+                    lock_additional_fields=[],
+                )
             )
-        )
     except errors.APIError as exc:
         raise TokenError(f"the provider refused the token request ({exc.code})", 502) from None
     except Exception as exc:
