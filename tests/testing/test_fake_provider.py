@@ -1030,3 +1030,14 @@ def test_server_and_cassette_load_lazily() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+async def test_a_script_in_provider_options_survives_config_merging() -> None:
+    config = RealtimeConfig(
+        model="fake-model", provider_options={"script": [emit.turn_complete(), expect.close()]}
+    ).merged(voice="Puck", provider_options={"other": 1})
+    provider = FakeProvider()
+    session = await provider.connect(SessionSetup(config=config))
+    assert types(await take(session, 1)) == ["turn_complete"]
+    await session.close()
+    provider.assert_done()

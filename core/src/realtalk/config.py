@@ -125,5 +125,9 @@ class RealtimeConfig(_Strict):
                 data[key] = value.model_dump()
             else:
                 data[key] = value
-        data["provider_options"] = {**self.provider_options, **data.get("provider_options", {})}
+        # the original objects, not their dumps: provider options reach the provider untouched
+        data["provider_options"] = {
+            **self.provider_options,
+            **(overrides.get("provider_options") or {}),
+        }
         return type(self).model_validate(data)
