@@ -80,26 +80,27 @@ ErrorReporter = Callable[[str, BaseException], Any]
 
 async def fire(
     manager: CallbackManager,
-    name: str,
+    hook: str,
+    /,
     *,
     report: ErrorReporter | None = None,
     **kwargs: Any,
 ) -> None:
-    """Run the plugin hooks then the user handlers for ``name``; failures are reported."""
+    """Run the plugin hooks then the user handlers for ``hook``; failures are reported."""
     try:
-        _call_plugins(name, kwargs)
+        _call_plugins(hook, kwargs)
     except Exception as exc:
-        log.warning("plugin lifecycle hook realtalk_%s raised: %s", name, exc)
+        log.warning("plugin lifecycle hook realtalk_%s raised: %s", hook, exc)
         if report is not None:
-            await _maybe_await(report(f"plugin hook realtalk_{name}", exc))
+            await _maybe_await(report(f"plugin hook realtalk_{hook}", exc))
     for handler in list(manager.handlers):
-        method = getattr(handler, f"on_{name}", None)
+        method = getattr(handler, f"on_{hook}", None)
         if not callable(method):
             continue
         try:
             await _maybe_await(method(**kwargs))
         except Exception as exc:
-            label = f"{type(handler).__name__}.on_{name}"
+            label = f"{type(handler).__name__}.on_{hook}"
             log.warning("callback %s raised: %s", label, exc, exc_info=True)
             if report is not None:
                 await _maybe_await(report(label, exc))

@@ -46,7 +46,15 @@ from ..events import (
     ToolResultEvent,
     TurnCompleteEvent,
 )
-from ..inputs import ActivityEnd, ActivityStart, AudioInput, ImageInput, InputItem, TextInput
+from ..inputs import (
+    ActivityEnd,
+    ActivityStart,
+    AudioInput,
+    AudioStreamEnd,
+    ImageInput,
+    InputItem,
+    TextInput,
+)
 from ..messages import Message, ToolCallBlock, ToolResultBlock
 from ..provider import (
     DisconnectKind,
@@ -310,7 +318,7 @@ class Session:
                     )
                 if not await self._wait_or_finish(self.policy.delay(failures)):
                     return None
-            elif self._finish_reason is not None:
+            elif self._finish_reason is not None and not initial:
                 return None
             immediate = False
             try:
@@ -503,8 +511,8 @@ class Session:
             if isinstance(prepared, TextInput):
                 self._awaiting_reply = True
                 await self._persist([Message.text("user", prepared.text, modality="text")])
-            elif isinstance(prepared, ActivityEnd):
-                self._awaiting_reply = True
+            elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
+                self._awaiting_reply = True  # the user ended a turn: a reply is due
             await self._send_input(prepared)
         self._report_queue_drops()
         for resampler in self._resamplers.values():
@@ -627,7 +635,13 @@ class Session:
                     )
                     break
                 self._consecutive_failures = 0
-                await self._on_event(event, gen)
+                try:
+                    await self._on_event(event, gen)
+                except Exception as error:  # a bug handling one event must not kill the loop
+                    log.exception("session %s: handling %s failed", self.thread_id, event.type)
+                    await self._report(
+                        "internal_error", f"handling a {event.type} event failed: {error}"
+                    )
         finally:
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
@@ -905,10 +919,10 @@ class Session:
         self._emit(ErrorEvent(code=code, message=message, fatal=fatal))
         await self._fire("error", code=code, message=message, fatal=fatal)
 
-    async def _fire(self, name: str, **kwargs: Any) -> None:
+    async def _fire(self, hook: str, /, **kwargs: Any) -> None:
         await fire(
             self.callbacks,
-            name,
+            hook,
             report=self._callback_failed,
             thread_id=self.thread_id,
             **kwargs,

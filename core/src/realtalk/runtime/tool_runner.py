@@ -115,7 +115,10 @@ class ToolRunner:
                 outcome = ToolOutcome(call_id, spec.name, error=describe(exc))
             finally:
                 self._executing.discard(call_id)
-            await on_done(outcome)
+            try:
+                await on_done(outcome)
+            except Exception:
+                log.exception("reporting the outcome of tool %s (%s) failed", spec.name, call_id)
 
         task = asyncio.create_task(run(), name=f"realtalk-tool-{spec.name}-{call_id}")
         self._tasks[call_id] = task
