@@ -22,8 +22,10 @@ def numbered(n: int, prefix: str = "m") -> list[Message]:
     return [Message.text("user", f"{prefix}{i}") for i in range(n)]
 
 
-def test_every_backend_satisfies_the_protocol(checkpointer: Checkpointer) -> None:
+async def test_every_backend_satisfies_the_protocol_and_sets_up(checkpointer: Checkpointer) -> None:
     assert isinstance(checkpointer, Checkpointer)
+    await checkpointer.asetup()  # type: ignore[attr-defined]  # builtin extra: fail fast
+    await checkpointer.asetup()  # type: ignore[attr-defined]  # and idempotent
 
 
 # -- messages ---------------------------------------------------------------------------

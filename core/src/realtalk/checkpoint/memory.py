@@ -171,6 +171,9 @@ class InMemoryCheckpointer:
         with self._lock:
             self._threads.pop(thread_id, None)
 
+    async def asetup(self) -> None:
+        """Nothing to open (present so every builtin checkpointer can be set up alike)."""
+
     async def aclose(self) -> None:
         """Nothing to release; the data stays (a closed memory store is still usable)."""
 
