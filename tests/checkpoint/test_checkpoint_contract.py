@@ -161,6 +161,27 @@ async def test_put_and_get_thread(checkpointer: Checkpointer, config: dict[str, 
     assert await checkpointer.aget_thread(config) == replaced
 
 
+async def test_ensure_thread_creates_once_and_never_replaces(
+    checkpointer: Checkpointer, config: dict[str, Any]
+) -> None:
+    """The builtin ``aensure_thread`` lets exactly one of racing claimants own a new thread."""
+    tid = config["thread_id"]
+    ensure = checkpointer.aensure_thread  # type: ignore[attr-defined]
+    claims = await asyncio.gather(
+        *(ensure(config, ThreadInfo(thread_id=tid, user_id=f"user{i}")) for i in range(20))
+    )
+    owners = {c.user_id for c in claims}
+    assert len(owners) == 1
+    stored = await checkpointer.aget_thread(config)
+    assert stored is not None and {stored.user_id} == owners
+
+    await checkpointer.aupdate_thread_metadata(config, handle="h")
+    again = await ensure(config, ThreadInfo(thread_id=tid, user_id="intruder"))
+    assert again.user_id in owners and again.metadata == {"handle": "h"}
+    with pytest.raises(ValueError, match="does not match"):
+        await ensure(config, ThreadInfo(thread_id="other"))
+
+
 async def test_metadata_update_merges_and_keeps_the_resumption_handle(
     checkpointer: Checkpointer, config: dict[str, Any]
 ) -> None:

@@ -106,6 +106,17 @@ class InMemoryCheckpointer:
         with self._lock:
             self._thread(config).info = text
 
+    async def aensure_thread(self, config: dict[str, Any], thread: ThreadInfo) -> ThreadInfo:
+        """Store ``thread`` unless the thread exists; return the stored record (atomic)."""
+        check_thread_matches(config, thread)
+        text = thread_to_json(thread)
+        with self._lock:
+            record = self._thread(config)
+            if record.info is None:
+                record.info = text
+            stored = record.info
+        return ThreadInfo.model_validate_json(stored)
+
     async def aupdate_thread_metadata(self, config: dict[str, Any], **values: Any) -> ThreadInfo:
         patch = loads(dumps(values, "thread metadata"))
         thread_id = thread_id_of(config)

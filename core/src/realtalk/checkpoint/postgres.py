@@ -344,6 +344,31 @@ class PgCheckpointer:
                 (thread_id, thread.user_id, metadata, thread.created_at, thread.updated_at),
             )
 
+    async def aensure_thread(self, config: dict[str, Any], thread: ThreadInfo) -> ThreadInfo:
+        """Store ``thread`` unless the thread exists; return the stored record (atomic).
+
+        Unlike ``aget_thread`` then ``aput_thread``, two servers claiming a new thread at
+        once cannot both win: the first record stays and both get it back.
+        """
+        thread_id = check_thread_matches(config, thread)
+        metadata = dumps(thread.metadata, "thread metadata")
+        async with self._connection() as conn, conn.transaction():
+            # ON CONFLICT waits for a concurrent insert to commit; the SELECT (a new
+            # snapshot under READ COMMITTED) then sees whichever record won.
+            await conn.execute(
+                f"INSERT INTO {self._t['threads']} ({_THREAD_COLUMNS}) "
+                "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (thread_id) DO NOTHING",
+                (thread_id, thread.user_id, metadata, thread.created_at, thread.updated_at),
+            )
+            cur = await conn.execute(
+                f"SELECT {_THREAD_COLUMNS} FROM {self._t['threads']} WHERE thread_id = %s",
+                (thread_id,),
+            )
+            row = await cur.fetchone()
+        if row is None:  # deleted between the two statements: report what we tried
+            return thread
+        return _thread_info(row)
+
     async def aupdate_thread_metadata(self, config: dict[str, Any], **values: Any) -> ThreadInfo:
         thread_id = thread_id_of(config)
         patch = dumps(values, "thread metadata")

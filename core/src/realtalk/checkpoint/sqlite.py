@@ -279,6 +279,36 @@ class SqliteCheckpointer:
 
         await self._run(work)
 
+    async def aensure_thread(self, config: dict[str, Any], thread: ThreadInfo) -> ThreadInfo:
+        """Store ``thread`` unless the thread exists; return the stored record (atomic).
+
+        Unlike ``aget_thread`` then ``aput_thread``, two processes claiming a new thread
+        at once cannot both win: the first record stays and both get it back.
+        """
+        thread_id = check_thread_matches(config, thread)
+        row = (
+            thread_id,
+            thread.user_id,
+            dumps(thread.metadata, "thread metadata"),
+            thread.created_at.isoformat(),
+            thread.updated_at.isoformat(),
+        )
+
+        def ensure(conn: sqlite3.Connection) -> tuple[Any, ...]:
+            conn.execute(
+                "INSERT OR IGNORE INTO threads "
+                "(thread_id, user_id, metadata, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+                row,
+            )
+            stored: tuple[Any, ...] = conn.execute(
+                "SELECT thread_id, user_id, metadata, created_at, updated_at FROM threads "
+                "WHERE thread_id = ?",
+                (thread_id,),
+            ).fetchone()
+            return stored
+
+        return _thread_info(await self._run(lambda conn: _write(conn, lambda: ensure(conn))))
+
     async def aupdate_thread_metadata(self, config: dict[str, Any], **values: Any) -> ThreadInfo:
         thread_id = thread_id_of(config)
         patch = to_json_value(values, "thread metadata")
