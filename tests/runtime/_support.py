@@ -13,7 +13,7 @@ from realtalk.provider import ProviderCapabilities, SessionSetup
 from realtalk_testing import FakeProvider, tone
 
 MODEL = "fake-live"
-GUARD_SECONDS = 10.0
+GUARD_SECONDS = 5.0
 """Upper bound for one session in a test: a hang fails fast instead of at pytest-timeout."""
 
 OnEvent = Callable[[RealtimeEvent], Awaitable[Any] | Any]
@@ -59,8 +59,11 @@ async def collect(
                 if inspect.isawaitable(result):
                     await result
 
-    async with asyncio.timeout(GUARD_SECONDS):
-        await run()
+    try:
+        async with asyncio.timeout(GUARD_SECONDS):
+            await run()
+    except TimeoutError:
+        raise AssertionError(f"session did not end; events so far: {types(events)}") from None
     return events
 
 

@@ -135,7 +135,9 @@ class Session:
         self.user_id = user_id
         self.capabilities = provider.capabilities
         self.policy = ReconnectPolicy(realtime_config.reconnect, clock=clock, rng=rng)
-        self.runner = ToolRunner(tools, clock=clock, default_timeout=tool_timeout)
+        self.runner = ToolRunner(
+            tools, clock=clock, default_timeout=tool_timeout, on_settled=self._check_drain
+        )
         self.tracker = TranscriptTracker()
         self.resumption_handle: str | None = None
 
@@ -401,6 +403,7 @@ class Session:
                 if entry.call_id in self._delivered:
                     continue
                 if resumed:
+                    self._awaiting_reply = True
                     try:
                         await conn.send_tool_result(
                             entry.call_id, entry.name, entry.result, entry.error
@@ -408,7 +411,6 @@ class Session:
                     except ProviderDisconnected as exc:
                         self._note_disconnect(gen, exc)
                         break
-                    self._awaiting_reply = True
                 # a fresh connection was reseeded with the result as history instead
                 self._delivered.add(entry.call_id)
                 await self._ledger_delivered(entry.call_id)
@@ -865,13 +867,14 @@ class Session:
             conn = self._conn
             if conn is None or call_id in self._delivered:
                 return
+            # set before sending: the reply may arrive (and complete) while we send
+            self._awaiting_reply = True
             try:
                 await conn.send_tool_result(call_id, name, result, error)
             except ProviderDisconnected as exc:
                 self._note_disconnect(self._gen, exc)
                 return
             self._delivered.add(call_id)
-            self._awaiting_reply = True
         await self._ledger_delivered(call_id)
 
     async def _ledger_delivered(self, call_id: str) -> None:

@@ -67,8 +67,10 @@ class ToolRunner:
         *,
         clock: Clock,
         default_timeout: float | None,
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
         self.specs = {spec.name: spec for spec in specs}
+        self.on_settled = on_settled
         self.clock = clock
         self.default_timeout = default_timeout
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -123,7 +125,12 @@ class ToolRunner:
         task = asyncio.create_task(run(), name=f"realtalk-tool-{spec.name}-{call_id}")
         self._tasks[call_id] = task
         self._executing.add(call_id)
-        task.add_done_callback(lambda _t: self._tasks.pop(call_id, None))
+        task.add_done_callback(lambda _t: self._settle(call_id))
+
+    def _settle(self, call_id: str) -> None:
+        self._tasks.pop(call_id, None)
+        if self.on_settled is not None:
+            self.on_settled()
 
     def cancel(self, ids: Iterable[str]) -> list[str]:
         """Cancel the executing calls among ``ids``; returns the ids actually cancelled."""
