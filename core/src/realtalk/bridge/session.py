@@ -227,6 +227,8 @@ class LiveSession:
     async def _serve(self, request: p.SessionRequest) -> None:
         queue = self.queue = self.queue_factory()
         config: dict[str, Any] = {"thread_id": self.thread_id, **request.overrides}
+        if self.principal.user_id is not None:
+            config["user_id"] = self.principal.user_id
         events = self.app.arealtime(queue, config)
         pump = asyncio.create_task(self._pump(events), name="realtalk-bridge-pump")
         writer = asyncio.create_task(self._writer(), name="realtalk-bridge-writer")
