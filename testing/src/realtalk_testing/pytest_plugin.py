@@ -1,1 +1,171 @@
-"""pytest plugin: fixtures for offline realtalk tests."""
+"""pytest plugin (entry point ``pytest11``): fixtures for offline realtalk tests.
+
+- ``fake_gemini_server``: a running :class:`~realtalk_testing.FakeGeminiServer` replaying
+  the cassette named by ``@pytest.mark.cassette("name")`` (looked up in the test's
+  ``cassettes/`` directory, then among the shipped cassettes); it fails the test at
+  teardown when lines were unplayed or mismatched. With ``--cassette-record-mode=once``
+  (missing cassettes) or ``all`` (every cassette) it is a
+  :class:`~realtalk_testing.recorder.CassetteRecorder` proxying to real Gemini instead.
+- ``cassette_record_mode``: the ``--cassette-record-mode`` value (``none`` by default).
+- ``fake_provider``: a factory of :class:`~realtalk_testing.FakeProvider` whose scripts
+  are checked (``assert_done``) when the test passed.
+
+This module is imported by every pytest run in an environment where realtalk-testing
+is installed, so it imports nothing heavy at module level.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import pytest_asyncio
+
+if TYPE_CHECKING:
+    from .fake_provider import FakeProvider
+
+RECORD_MODES = ("none", "once", "all")
+_API_KEY_ENV = "GEMINI_API_KEY"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("realtalk", "realtalk offline test kit")
+    group.addoption(
+        "--cassette-record-mode",
+        action="store",
+        default="none",
+        choices=RECORD_MODES,
+        help=(
+            "none (default): replay cassettes, fail when one is missing; once: record "
+            "missing cassettes against real Gemini (needs GEMINI_API_KEY); all: re-record "
+            "every cassette used."
+        ),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "cassette(name, **options): the cassette fake_gemini_server replays"
+    )
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[_CALL_FAILED] = report.failed
+    return report
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
+class CassetteNotFound(Exception):
+    """The cassette named by the marker does not exist (and record mode is ``none``)."""
+
+
+@pytest.fixture
+def cassette_record_mode(request: pytest.FixtureRequest) -> str:
+    """``none``, ``once`` or ``all`` (from ``--cassette-record-mode``)."""
+    return str(request.config.getoption("--cassette-record-mode", default="none"))
+
+
+def resolve_cassette(name: str, test_dir: Path) -> tuple[Path | None, list[Path]]:
+    """Where the cassette ``name`` is, plus every place looked at (for error messages).
+
+    A name with a ``/`` or ending in ``.jsonl`` is a path (relative to the test's
+    directory); a bare name is looked up as ``<test dir>/cassettes/<name>.jsonl``, then
+    among the cassettes shipped with realtalk-testing.
+    """
+    from .cassette import SHIPPED_DIR
+
+    if "/" in name or name.endswith(".jsonl"):
+        path = Path(name) if Path(name).is_absolute() else test_dir / name
+        candidates = [path]
+    else:
+        candidates = [test_dir / "cassettes" / f"{name}.jsonl", SHIPPED_DIR / f"{name}.jsonl"]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate, candidates
+    return None, candidates
+
+
+def _record_target(name: str, test_dir: Path) -> Path:
+    if "/" in name or name.endswith(".jsonl"):
+        return Path(name) if Path(name).is_absolute() else test_dir / name
+    return test_dir / "cassettes" / f"{name}.jsonl"
+
+
+@pytest_asyncio.fixture
+async def fake_gemini_server(
+    request: pytest.FixtureRequest, cassette_record_mode: str
+) -> AsyncIterator[Any]:
+    """A FakeGeminiServer for ``@pytest.mark.cassette(name, **options)``.
+
+    ``options`` go to FakeGeminiServer (``strict``, ``exit_timeout``) or, when
+    recording, ``max_audio_bytes`` goes to the recorder. Pass ``server.http_options``
+    to ``google.genai.Client`` or ``RealtimeConfig(provider_options={"http_options":
+    ...})``.
+    """
+    marker = request.node.get_closest_marker("cassette")
+    if marker is None or not marker.args:
+        pytest.fail('fake_gemini_server needs @pytest.mark.cassette("name")', pytrace=False)
+    name = str(marker.args[0])
+    options = dict(marker.kwargs)
+    test_dir = Path(str(request.node.path)).parent
+    path, looked = resolve_cassette(name, test_dir)
+    record = cassette_record_mode == "all" or (cassette_record_mode == "once" and path is None)
+    if record:
+        from .recorder import CassetteRecorder
+
+        key = os.environ.get(_API_KEY_ENV)
+        if not key:
+            pytest.fail(
+                f"recording cassette {name!r} needs {_API_KEY_ENV} in the environment",
+                pytrace=False,
+            )
+        target = _record_target(name, test_dir)
+        async with CassetteRecorder(
+            target, api_key=key, max_audio_bytes=options.get("max_audio_bytes")
+        ) as recorder:
+            yield recorder
+        return
+    if path is None:
+        where = ", ".join(str(p) for p in looked)
+        raise CassetteNotFound(
+            f"cassette {name!r} not found (looked in: {where}). Record it once against "
+            f"real Gemini with: {_API_KEY_ENV}=... pytest --cassette-record-mode=once "
+            f"{request.node.nodeid}  (it is written to {_record_target(name, test_dir)})"
+        )
+    from .gemini_server import FakeGeminiServer
+
+    server_options = {k: v for k, v in options.items() if k in ("strict", "exit_timeout")}
+    async with FakeGeminiServer(path, **server_options) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_provider(request: pytest.FixtureRequest) -> Iterator[Callable[..., FakeProvider]]:
+    """Factory: ``fake_provider(script, **options)`` returns a FakeProvider.
+
+    When the test passed, every provider made here must have played its whole script
+    (``assert_done``); pass ``check=False`` to skip that for one provider.
+    """
+    made: list[FakeProvider] = []
+
+    def make(script: Any = None, *, check: bool = True, **options: Any) -> FakeProvider:
+        from .fake_provider import FakeProvider
+
+        provider = FakeProvider(script, **options)
+        if check:
+            made.append(provider)
+        return provider
+
+    yield make
+    if request.node.stash.get(_CALL_FAILED, False):
+        return
+    for provider in made:
+        provider.assert_done()
