@@ -501,8 +501,9 @@ class Session:
             await self._report("input_error", f"reading the input queue failed: {exc}")
         finally:
             self._input_closed = True
-        self._start_timer(self._shutdown_timer())
         self._check_drain()
+        if self._finish_reason is None:  # a reply is in flight: drain it, within bounds
+            self._start_timer(self._shutdown_timer())
 
     async def _pump_items(self) -> None:
         async for item in self.queue:
