@@ -19,6 +19,7 @@ from typing import Any, TextIO
 COMMANDS: dict[str, str] = {
     "plugins": "realtalk.cli:PLUGINS",
     "api": "realtalk.bridge.cli:API",
+    "demo": "realtalk.demo:DEMO",
 }
 """Subcommand name -> ``"module:attribute"`` of its :class:`Command`."""
 
