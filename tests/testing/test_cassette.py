@@ -265,3 +265,11 @@ def test_match_modes() -> None:
 def test_parse_match_rejects_malformed(raw: object) -> None:
     with pytest.raises(ValueError, match=r"match|ignore|subset"):
         parse_match(raw)
+
+
+def test_line_ranges() -> None:
+    from realtalk_testing.report import line_ranges
+
+    assert line_ranges([]) == ""
+    assert line_ranges([4]) == "4"
+    assert line_ranges([9, 5, 6, 7, 11, 12]) == "5-7, 9, 11-12"

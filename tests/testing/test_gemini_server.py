@@ -146,11 +146,11 @@ async def test_exit_raises_on_mismatch_when_strict() -> None:
                         pass
     text = str(info.value)
     assert "conn 1, line 4" in text and "client_content" in text
-    assert "unplayed lines: [4, 5, 6, 7]" in text
+    assert "unplayed lines: 4-7" in text
 
 
 async def test_unplayed_lines_fail_at_exit() -> None:
-    with pytest.raises(CassetteMismatchError, match=r"unplayed lines: \[4, 5, 6, 7\]"):
+    with pytest.raises(CassetteMismatchError, match=r"unplayed lines: 4-7"):
         async with FakeGeminiServer(QUESTION) as server:
             client = genai.Client(api_key="k", http_options=server.http_options)
             async with client.aio.live.connect(model=MODEL):

@@ -6,12 +6,34 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["CassetteMismatchError", "CassetteReport", "ConnectionRecord", "Mismatch"]
+__all__ = [
+    "CassetteMismatchError",
+    "CassetteReport",
+    "ConnectionRecord",
+    "Mismatch",
+    "line_ranges",
+]
 
 
 def _short(value: Any, limit: int = 300) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def line_ranges(numbers: list[int]) -> str:
+    """``[5, 6, 7, 9]`` -> ``"5-7, 9"`` (reports stay readable for long cassettes)."""
+    out: list[str] = []
+    start = prev = None
+    for n in sorted(numbers):
+        if prev is not None and n == prev + 1:
+            prev = n
+            continue
+        if start is not None:
+            out.append(f"{start}-{prev}" if prev != start else f"{start}")
+        start = prev = n
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else f"{start}")
+    return ", ".join(out)
 
 
 @dataclass(frozen=True)
@@ -76,8 +98,10 @@ class CassetteReport:
         for m in self.mismatches:
             out.append(f"  mismatch: {m}")
         if self.unplayed:
-            out.append(f"  unplayed lines: {self.unplayed}")
-        out.append(f"  played lines: {self.played}")
+            out.append(f"  unplayed lines: {line_ranges(self.unplayed)}")
+        if self.skipped:
+            out.append(f"  skipped optional lines: {line_ranges(self.skipped)}")
+        out.append(f"  played lines: {line_ranges(self.played) or 'none'}")
         for c in self.connections:
             out.append(
                 f"  conn {c.conn}: {len(c.frames)} frames received "
