@@ -1,0 +1,106 @@
+"""Headless Chromium opens the bridge's page, streams a fake microphone (a WAV file) and
+plays the reply of a FakeProvider agent; the test reads transcripts and audio from the page."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import struct
+import wave
+from pathlib import Path
+
+import pytest
+
+from realtalk import AudioAgent
+from realtalk.bridge import BridgeConfig, create_app
+from realtalk.checkpoint import InMemoryCheckpointer
+from realtalk.inputs import AudioInput
+from realtalk_testing import FakeProvider, emit, expect
+
+from ._cdp import chromium, find_chromium
+from ._support import serve
+
+pytestmark = pytest.mark.skipif(
+    find_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)"
+)
+
+
+def write_wav(path: Path, seconds: float, rate: int = 48000) -> None:
+    """A 300 Hz tone, mono PCM16: what the fake microphone 'says'."""
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * n / rate)))
+        for n in range(int(seconds * rate))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
+async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path: Path) -> None:
+    wav = tmp_path / "question.wav"
+    write_wav(wav, 2.0)
+    provider = FakeProvider(
+        [
+            [
+                expect.audio(min_seconds=0.5),  # half a second of 16 kHz PCM16 from the page
+                emit.input_transcript("hello from the browser"),
+                emit.tool_call("c1", "weather", {"city": "Oslo"}),
+                expect.tool_result("c1", result="sunny"),
+                emit.speech("it is sunny in Oslo", seconds=1.5, chunks=15),
+                emit.turn_complete(),
+                expect.close(),
+            ]
+        ]
+    )
+
+    def weather(city: str) -> str:
+        """Today's weather in a city."""
+        return "sunny"
+
+    checkpointer = InMemoryCheckpointer()
+    app = AudioAgent("fake-live-model", provider=provider, tools=[weather]).compile(
+        checkpointer=checkpointer
+    )
+    async with serve(create_app(BridgeConfig(), app=app)) as addr:
+        async with chromium(wav, tmp_path / "profile") as page:
+            await page.navigate(f"http://{addr}/")
+            thread = await page.evaluate("realtalk.connect({threadId: 'browser-1'})")
+            assert thread == "browser-1", page.console
+            await page.evaluate("realtalk.startMic()")
+            await page.evaluate("realtalk.waitFor(e => e.type === 'turn_complete')")
+            state = await page.evaluate("JSON.parse(JSON.stringify(realtalk.state))")
+            await page.evaluate("(realtalk.hangUp(), realtalk.waitFor(e => e.type === '__closed'))")
+            closed = await page.evaluate("realtalk.state.closeCode")
+            shown = await page.evaluate("document.getElementById('transcript').innerText")
+    assert state["threadId"] == "browser-1"
+    assert state["sentAudioBytes"] >= 16000  # at least 0.5 s at 16 kHz PCM16
+    assert state["sentAudioBytes"] % 640 == 0  # whole 20 ms chunks
+    assert abs(state["receivedAudioSeconds"] - 1.5) < 1e-6
+    assert state["receivedAudioBytes"] == 72000
+    finals = [(t["role"], t["text"]) for t in state["transcripts"] if t["final"]]
+    assert finals == [("user", "hello from the browser"), ("assistant", "it is sunny in Oslo")]
+    assert state["toolCalls"] == [
+        {
+            "id": "c1",
+            "name": "weather",
+            "args": {"city": "Oslo"},
+            "done": True,
+            "result": "sunny",
+            "error": None,
+        }
+    ]
+    assert "it is sunny in Oslo" in shown and "hello from the browser" in shown
+    assert closed == 1000
+    record = provider.connections[0]
+    assert record.audio_sample_rate == 16000 and record.audio_bytes >= 16000
+    pcm = b"".join(i.data for i in record.items if isinstance(i, AudioInput))
+    samples = struct.unpack(f"<{len(pcm) // 2}h", pcm)
+    loudest = max(abs(s) for s in samples)
+    loud = [x for x in samples if abs(x) > 0]
+    crossings = sum(1 for a, b in itertools.pairwise(loud) if (a < 0) != (b < 0))
+    hertz = crossings / 2 / (len(samples) / 16000)
+    print(f"browser mic: loudest {loudest}, {len(pcm)} bytes, about {hertz:.0f} Hz")
+    assert loudest > 1000 and 250 < hertz < 350  # the WAV's 300 Hz tone, downsampled
+    provider.assert_done()
