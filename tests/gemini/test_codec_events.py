@@ -146,16 +146,23 @@ def test_transcripts_finish_at_boundaries_without_server_flag() -> None:
     ]
 
 
-def test_interruption_finishes_what_the_model_said() -> None:
+def test_interruption_closes_utterances_without_a_finished_event() -> None:
     events = decode(
+        {"serverContent": {"inputTranscription": {"text": "Wait"}}},
         {"serverContent": {"outputTranscription": {"text": "Let me"}}},
+        {"serverContent": {"outputTranscription": {"text": " explain"}}},
         {"serverContent": {"interrupted": True}},
+        {"serverContent": {"outputTranscription": {"text": "Okay."}}},
         {"serverContent": {"turnComplete": True}},
     )
     assert events == [
+        InputTranscriptEvent(text="Wait", finished=False),
+        InputTranscriptEvent(text="Wait", finished=True),
         OutputTranscriptEvent(text="Let me", finished=False),
-        OutputTranscriptEvent(text="Let me", finished=True),
+        OutputTranscriptEvent(text=" explain", finished=False),
         InterruptedEvent(),
+        OutputTranscriptEvent(text="Okay.", finished=False),
+        OutputTranscriptEvent(text="Okay.", finished=True),
         TurnCompleteEvent(),
     ]
 

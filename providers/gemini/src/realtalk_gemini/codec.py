@@ -415,7 +415,10 @@ class Decoder:
     utterance is emitted once with ``finished=True``, when the server marks it finished or
     else at the natural boundary: the user's utterance ends when the model starts
     answering (audio, text, its transcript, a tool call) or the turn ends; the model's ends
-    at a tool call, an interruption or the end of the turn. Tool calls without an id (never
+    at a tool call or the end of the turn. An interruption closes both without a finished
+    event of its own: the ``interrupted`` event is the end, and the runtime persists the
+    cut-off utterance marked as interrupted. These are the runtime's boundaries too, so
+    its transcript tracker never sees an utterance twice. Tool calls without an id (never
     seen on the Gemini API) get ``"<name>#<n>"`` so the runtime can still key on them.
     """
 
@@ -461,7 +464,10 @@ class Decoder:
                     event = event.model_copy(update={"id": f"{event.name}#{self._calls}"})
                 out.append(event)
             elif isinstance(event, InterruptedEvent):
-                out.extend(self._finish_agent())
+                # The interruption itself closes what was being said (the runtime persists
+                # it marked as interrupted); a later fragment starts a new utterance.
+                self._user.take()
+                self._agent.take()
                 out.append(event)
             elif isinstance(event, TurnCompleteEvent):
                 out.extend(self._finish_user())
