@@ -340,3 +340,41 @@ async def test_text_modality_end_to_end() -> None:
         ("user", "Say hi", {"modality": "text"}),
         ("assistant", "Hi there!", {"modality": "text"}),
     ]
+
+
+async def test_push_to_talk_with_an_image() -> None:
+    from realtalk.config import VADConfig
+
+    png = bytes.fromhex("89504e470d0a1a0a")
+
+    def push_to_talk(queue: Any) -> None:
+        queue.send_activity_start()
+        queue.send_image(png, mime_type="image/png")
+        queue.send_audio(b"\x01\x00" * 16000, 16000)
+        queue.send_activity_end()
+
+    run = await run_session(
+        HERE / "push_to_talk_image.jsonl",
+        until_turns(1),
+        first_input=push_to_talk,
+        vad=VADConfig(enabled=False),
+    )
+    assert run.stream() == [
+        STARTED,
+        "in:What is in this picture?",
+        "IN:What is in this picture?",
+        "out:A red square.",
+        "OUT:A red square.",
+        "turn_complete",
+        ENDED,
+    ]
+    kinds = [next(iter(frame["realtimeInput"])) for frame in run.sent[0][1:]]
+    assert kinds == ["activityStart", "video", "audio", "activityEnd"]
+    assert setup_of(run, 1)["realtimeInputConfig"] == {
+        "automaticActivityDetection": {"disabled": True}
+    }
+    # Images are streamed, never persisted.
+    assert [text for _, text, _ in run.persisted()] == [
+        "What is in this picture?",
+        "A red square.",
+    ]
