@@ -424,3 +424,26 @@ def test_all_documented_scenarios_are_shipped() -> None:
     }  # fmt: skip
     for name in shipped_cassette_names():
         assert shipped_cassette_path(name).stat().st_size < 300_000
+
+
+async def test_wait_done_returns_when_every_line_played() -> None:
+    async with FakeGeminiServer(QUESTION) as server:
+        assert "port=" in repr(server)
+        client = genai.Client(api_key="k", http_options=server.http_options)
+        async with client.aio.live.connect(model=MODEL) as session:
+            assert not server.done
+            for _ in range(2):
+                await session.send_realtime_input(audio=audio_frame(3200))
+            await server.wait_done()  # every recv line sent; nothing read yet
+            assert server.done and server.report.unplayed == []
+            messages = [m async for m in session.receive()]
+            assert messages[-1].server_content.turn_complete
+
+
+async def test_wait_done_returns_on_mismatch() -> None:
+    async with FakeGeminiServer(QUESTION, strict=False) as server:
+        client = genai.Client(api_key="k", http_options=server.http_options)
+        async with client.aio.live.connect(model=MODEL) as session:
+            await session.send_realtime_input(text="nope")
+            await server.wait_done()
+            assert server.report.mismatches[0].line == 4

@@ -12,10 +12,19 @@ from .fake_provider import ConnectionRecord, FakeProvider, FakeSession, ScriptFa
 from .script import ANY, ToolResult, emit, end, expect, tone
 
 if TYPE_CHECKING:
-    from .cassette import Cassette
+    from .cassette import Cassette, CassetteFormatError
     from .gemini_server import FakeGeminiServer
+    from .recorder import CassetteRecorder
+    from .report import CassetteMismatchError, CassetteReport
 
-_LAZY = {"FakeGeminiServer": ".gemini_server", "Cassette": ".cassette"}
+_LAZY = {
+    "FakeGeminiServer": ".gemini_server",
+    "Cassette": ".cassette",
+    "CassetteFormatError": ".cassette",
+    "CassetteRecorder": ".recorder",
+    "CassetteMismatchError": ".report",
+    "CassetteReport": ".report",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -32,6 +41,10 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ANY",
     "Cassette",
+    "CassetteFormatError",
+    "CassetteMismatchError",
+    "CassetteRecorder",
+    "CassetteReport",
     "ConnectionRecord",
     "FakeGeminiServer",
     "FakeProvider",

@@ -120,15 +120,22 @@ class FakeGeminiServer:
         self._skipped: list[int] = []
         self._mismatches: list[Mismatch] = []
         self._closed = False
+        self._port: int | None = None
+        self._progress: asyncio.Event | None = None
 
     # -- public surface ---------------------------------------------------------------
 
+    def __repr__(self) -> str:
+        return (
+            f"FakeGeminiServer({self.cassette.source!r}, port={self._port}, "
+            f"connections={self.connections}, mismatches={len(self._mismatches)})"
+        )
+
     @property
     def port(self) -> int:
-        if self._server is None:
+        if self._port is None:
             raise RuntimeError("FakeGeminiServer is not running; use `async with`")
-        sock = next(iter(self._server.sockets))
-        return int(sock.getsockname()[1])
+        return self._port
 
     @property
     def base_url(self) -> str:
@@ -170,6 +177,28 @@ class FakeGeminiServer:
             connections=[c.record for c in self._conns],
         )
 
+    @property
+    def done(self) -> bool:
+        """Every line played (or skipped), or a mismatch happened."""
+        return bool(self._mismatches) or not self.report.unplayed
+
+    async def wait_done(self) -> None:
+        """Return once :attr:`done` is true: lets a test wait for the end of a scenario
+        without sleeping (wrap it in ``asyncio.timeout`` if the client may stall)."""
+        while not self.done:
+            if self._progress is None:
+                self._progress = asyncio.Event()
+            self._progress.clear()
+            await self._progress.wait()
+
+    def _notify(self) -> None:
+        if self._progress is not None:
+            self._progress.set()
+
+    def _play_line(self, lineno: int) -> None:
+        self._played.append(lineno)
+        self._notify()
+
     def assert_played(self) -> None:
         """Raise :class:`CassetteMismatchError` unless every line played without mismatch."""
         report = self.report
@@ -190,6 +219,7 @@ class FakeGeminiServer:
             max_size=None,
             close_timeout=2,
         )
+        self._port = int(next(iter(self._server.sockets)).getsockname()[1])
         return self
 
     async def __aexit__(
@@ -306,6 +336,7 @@ class FakeGeminiServer:
         self, conn: int, line: int | None, reason: str, expected: str, actual: Any
     ) -> None:
         self._mismatches.append(Mismatch(conn, line, reason, expected, actual))
+        self._notify()
 
     async def _play(self, conn: int, ws: ServerConnection, inbox: _Inbox, state: _Conn) -> None:
         record = state.record
@@ -339,7 +370,7 @@ class FakeGeminiServer:
                     ws, record, _CLOSE_MISMATCH, f"cassette line {connect.lineno}: {why}"
                 )
                 return
-            self._played.append(connect.lineno)
+            self._play_line(connect.lineno)
         if setup_line is not None:
             why = match_frame(setup_line.frame, "setup", setup_line.match, setup)
             if why is not None:
@@ -348,7 +379,7 @@ class FakeGeminiServer:
                     ws, record, _CLOSE_MISMATCH, f"cassette line {setup_line.lineno}: {why}"
                 )
                 return
-            self._played.append(setup_line.lineno)
+            self._play_line(setup_line.lineno)
         if _needs_implicit_setup_complete(lines):
             await ws.send(json.dumps({"setupComplete": {}}))
         for line in lines:
@@ -356,19 +387,19 @@ class FakeGeminiServer:
                 if line.delay_ms:
                     await asyncio.sleep(line.delay_ms / 1000)
                 await ws.send(json.dumps(line.frame, ensure_ascii=False))
-                self._played.append(line.lineno)
+                self._play_line(line.lineno)
             elif isinstance(line, SendLine):
                 if not await self._await_send(conn, ws, inbox, line, record):
                     return
             elif isinstance(line, CloseLine):
                 record.ended = f"close {line.code}"
-                self._played.append(line.lineno)
+                self._play_line(line.lineno)
                 with contextlib.suppress(ConnectionClosed):
                     await ws.close(line.code, line.reason)
                 return
             elif isinstance(line, DropLine):
                 record.ended = "drop"
-                self._played.append(line.lineno)
+                self._play_line(line.lineno)
                 ws.transport.abort()
                 return
         state.script_done = True
@@ -392,6 +423,7 @@ class FakeGeminiServer:
                     record.ended = "client left"
                 if line.optional:
                     self._skipped.append(line.lineno)
+                    self._notify()
                 return False
             if item[0] == "invalid":
                 self._mismatch(conn, line.lineno, item[1], line.describe(), item[2])
@@ -405,19 +437,20 @@ class FakeGeminiServer:
                 if need is not None:
                     got += blob_bytes(frame)
                     if got >= need:
-                        self._played.append(line.lineno)
+                        self._play_line(line.lineno)
                         return True
                     continue
                 if match_frame(line.frame, line.kind, line.match, frame) is None:
-                    self._played.append(line.lineno)
+                    self._play_line(line.lineno)
                     return True
             else:
                 why = match_frame(line.frame, line.kind, line.match, frame)
                 if why is None:
-                    self._played.append(line.lineno)
+                    self._play_line(line.lineno)
                     return True
                 if line.optional:
                     self._skipped.append(line.lineno)
+                    self._notify()
                     inbox.push_back(item)
                     return True
                 if kind not in STREAMING_KINDS or strict:
