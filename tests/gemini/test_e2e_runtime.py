@@ -378,3 +378,21 @@ async def test_push_to_talk_with_an_image() -> None:
         "What is in this picture?",
         "A red square.",
     ]
+
+
+COVERED = {
+    "barge_in",
+    "drop_and_abort",
+    "goaway_resume",
+    "non_resumable_update",
+    "spoken_question",
+    "stale_handle",
+    "tool_call",
+    "tool_cancellation",
+}
+
+
+def test_every_shipped_cassette_has_an_end_to_end_test() -> None:
+    from realtalk_testing.cassette import shipped_cassette_names
+
+    assert set(shipped_cassette_names()) == COVERED
