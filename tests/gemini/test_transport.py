@@ -222,3 +222,21 @@ async def test_invalid_image_is_a_clear_error_and_the_session_goes_on(
     await session.send(TextInput(text="still here"))
     await session.close()
     assert server.sockets[0].sent[-1] == {"realtime_input": {"text": "still here"}}
+
+
+async def test_empty_audio_is_not_sent(fake_server: Callable[..., FakeServer]) -> None:
+    from realtalk.inputs import AudioInput
+
+    server = fake_server([SETUP_COMPLETE])
+    session = await GeminiProvider().connect(setup())
+    await session.send(AudioInput(data=b"", sample_rate=16000))
+    with pytest.raises(ValueError, match="even number of bytes"):
+        await session.send(AudioInput(data=b"\x00", sample_rate=16000))
+    await session.close()
+    assert server.sockets[0].sent[1:] == []
+
+
+def test_provider_is_exported_lazily() -> None:
+    import realtalk_gemini
+
+    assert realtalk_gemini.GeminiProvider is GeminiProvider

@@ -19,7 +19,7 @@ from google import genai
 from google.genai import errors, types
 
 from realtalk.events import GoAwayEvent, RealtimeEvent
-from realtalk.inputs import InputItem
+from realtalk.inputs import AudioInput, InputItem
 from realtalk.provider import (
     DisconnectKind,
     ProviderDisconnected,
@@ -117,7 +117,12 @@ class GeminiSession:
             raise self._disconnect(code, reason) from exc
 
     async def send(self, item: InputItem) -> None:
-        await self._call(codec.input_call(item))
+        call = codec.input_call(item)  # bad items fail here, before touching the socket
+        if isinstance(item, AudioInput) and not item.data:
+            if self._ended is not None:
+                raise self._ended
+            return  # nothing to say; an empty blob would only cost a frame
+        await self._call(call)
 
     async def send_tool_result(
         self, call_id: str, name: str, result: Any, error: str | None = None
