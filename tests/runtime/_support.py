@@ -24,13 +24,17 @@ def pcm(seconds: float, rate: int = 16000) -> bytes:
     return tone(seconds, rate)
 
 
-def app_for(provider: Any, *, tools: Any = (), config: RealtimeConfig | None = None, **compile_kw: Any) -> Any:
+def app_for(
+    provider: Any, *, tools: Any = (), config: RealtimeConfig | None = None, **compile_kw: Any
+) -> Any:
     """A compiled AudioAgent over ``provider`` (a FakeProvider or any Provider)."""
     agent_kw: dict[str, Any] = {}
     for key in ("system_prompt", "skills", "memory", "tool_timeout"):
         if key in compile_kw:
             agent_kw[key] = compile_kw.pop(key)
-    agent = AudioAgent(MODEL, realtime_config=config, tools=list(tools), provider=provider, **agent_kw)
+    agent = AudioAgent(
+        MODEL, realtime_config=config, tools=list(tools), provider=provider, **agent_kw
+    )
     return agent.compile(**compile_kw)
 
 

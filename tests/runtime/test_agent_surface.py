@@ -88,7 +88,9 @@ async def test_realtime_raises_inside_a_running_loop() -> None:
 
 
 def test_realtime_runs_a_session_synchronously() -> None:
-    fake = FakeProvider([expect.text("hi"), *emit.speech("hello").steps, emit.turn_complete(), expect.close()])
+    fake = FakeProvider(
+        [expect.text("hi"), *emit.speech("hello").steps, emit.turn_complete(), expect.close()]
+    )
     app = app_for(fake)
     queue = LiveInputQueue()
     queue.send_text("hi")
@@ -152,8 +154,16 @@ async def test_system_prompt_skills_and_memory_are_one_instruction_with_state_fi
     agent = AudioAgent(
         MODEL,
         realtime_config=RealtimeConfig(model=MODEL, system_instruction="Be brief, {user_name}."),
-        system_prompt=[{"role": "system", "content": "You are a helpful assistant for {user_name}."}],
-        skills=[{"name": "weather", "description": "answers weather questions", "instructions": "Use {braces} verbatim"}],
+        system_prompt=[
+            {"role": "system", "content": "You are a helpful assistant for {user_name}."}
+        ],
+        skills=[
+            {
+                "name": "weather",
+                "description": "answers weather questions",
+                "instructions": "Use {braces} verbatim",
+            }
+        ],
         memory=lambda state: [f"{state['user_name']} likes tea"],
         provider=fake,
     )
@@ -179,7 +189,9 @@ def test_a_malformed_prompt_fails_at_build_time() -> None:
     with pytest.raises(PromptError):
         AudioAgent(MODEL, system_prompt="unbalanced {", provider=FakeProvider([]))
     with pytest.raises(PromptError, match="role"):
-        AudioAgent(MODEL, system_prompt=[{"role": "user", "content": "x"}], provider=FakeProvider([]))
+        AudioAgent(
+            MODEL, system_prompt=[{"role": "user", "content": "x"}], provider=FakeProvider([])
+        )
 
 
 async def test_the_guide_quick_start_pattern_runs(tmp_path: Path) -> None:

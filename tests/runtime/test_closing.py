@@ -36,7 +36,12 @@ async def test_a_reply_in_flight_when_the_queue_closes_is_delivered_whole() -> N
 
 async def test_a_question_sent_just_before_closing_still_gets_its_answer() -> None:
     fake = FakeProvider(
-        [expect.text("last question"), *emit.speech("last answer").steps, emit.turn_complete(), expect.close()]
+        [
+            expect.text("last question"),
+            *emit.speech("last answer").steps,
+            emit.turn_complete(),
+            expect.close(),
+        ]
     )
     queue = LiveInputQueue()
     queue.send_text("last question")
@@ -48,7 +53,14 @@ async def test_a_question_sent_just_before_closing_still_gets_its_answer() -> No
 
 async def test_the_drain_is_bounded_by_shutdown_timeout() -> None:
     clock = ManualClock()
-    fake = FakeProvider([expect.text("go"), emit.audio(seconds=0.1), emit.output_transcript("never end", finished=False), expect.close()])
+    fake = FakeProvider(
+        [
+            expect.text("go"),
+            emit.audio(seconds=0.1),
+            emit.output_transcript("never end", finished=False),
+            expect.close(),
+        ]
+    )
     queue = LiveInputQueue()
     queue.send_text("go")
 
@@ -59,7 +71,9 @@ async def test_the_drain_is_bounded_by_shutdown_timeout() -> None:
             assert clock.sleeps == [12.5]
             await clock.advance(12.5)
 
-    events = await collect(app_for(fake, clock=clock, shutdown_timeout=12.5), queue, CONFIG, on_event=on_event)
+    events = await collect(
+        app_for(fake, clock=clock, shutdown_timeout=12.5), queue, CONFIG, on_event=on_event
+    )
     assert of_type(events, "session_ended")[0].reason == "shutdown_timeout"
     # the cut-off reply is still closed as a (finished) transcript before the end
     assert [e.text for e in of_type(events, "output_transcript") if e.finished] == ["never end"]
@@ -70,7 +84,9 @@ async def test_the_drain_is_bounded_by_shutdown_timeout() -> None:
 async def test_closing_an_idle_session_ends_it_at_once() -> None:
     clock = ManualClock()
     fake = FakeProvider([emit.turn_complete(), expect.close()])
-    events = await collect(app_for(fake, clock=clock), LiveInputQueue(), CONFIG, close_on="turn_complete")
+    events = await collect(
+        app_for(fake, clock=clock), LiveInputQueue(), CONFIG, close_on="turn_complete"
+    )
     assert types(events) == ["session_started", "turn_complete", "session_ended"]
     assert clock.sleeps == []
     fake.assert_done()

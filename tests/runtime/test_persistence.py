@@ -66,7 +66,12 @@ async def test_a_conversation_is_persisted_once_in_order() -> None:
             else:
                 queue.close()
 
-    events = await collect(app_for(fake, tools=[get_weather], checkpointer=checkpointer), queue, CONFIG, on_event=on_event)
+    events = await collect(
+        app_for(fake, tools=[get_weather], checkpointer=checkpointer),
+        queue,
+        CONFIG,
+        on_event=on_event,
+    )
     messages = await checkpointer.alist_messages(CONFIG)
     assert summary(messages) == [
         ("user", "text", "weather in Oslo?"),
@@ -84,7 +89,9 @@ async def test_a_conversation_is_persisted_once_in_order() -> None:
     assert finished_out == ["It is sunny in Oslo", "You're welcome"]
     # raw audio is never stored: every block is text or a tool call/result
     assert all(
-        isinstance(b, TextBlock | ToolCallBlock | ToolResultBlock) for m in messages for b in m.content
+        isinstance(b, TextBlock | ToolCallBlock | ToolResultBlock)
+        for m in messages
+        for b in m.content
     )
     assert all(len(m.model_dump_json()) < 500 for m in messages)
     fake.assert_done()
@@ -140,7 +147,9 @@ async def test_an_interrupted_reply_is_persisted_as_far_as_it_went() -> None:
             expect.close(),
         ]
     )
-    await collect(app_for(fake, checkpointer=checkpointer), LiveInputQueue(), CONFIG, close_on="turn_complete")
+    await collect(
+        app_for(fake, checkpointer=checkpointer), LiveInputQueue(), CONFIG, close_on="turn_complete"
+    )
     messages = await checkpointer.alist_messages(CONFIG)
     assert summary(messages) == [
         ("user", "audio", "tell me everything"),
@@ -163,8 +172,20 @@ class BrokenCheckpointer(InMemoryCheckpointer):
 
 
 async def test_a_failing_checkpointer_write_is_reported_not_fatal() -> None:
-    fake = FakeProvider([emit.input_transcript("hi"), *emit.speech("hello").steps, emit.turn_complete(), expect.close()])
-    events = await collect(app_for(fake, checkpointer=BrokenCheckpointer()), LiveInputQueue(), CONFIG, close_on="turn_complete")
+    fake = FakeProvider(
+        [
+            emit.input_transcript("hi"),
+            *emit.speech("hello").steps,
+            emit.turn_complete(),
+            expect.close(),
+        ]
+    )
+    events = await collect(
+        app_for(fake, checkpointer=BrokenCheckpointer()),
+        LiveInputQueue(),
+        CONFIG,
+        close_on="turn_complete",
+    )
     errors = of_type(events, "error")
     assert errors and all(e.code == "checkpointer_error" and not e.fatal for e in errors)
     assert "disk full" in errors[0].message

@@ -24,7 +24,12 @@ async def test_go_away_when_idle_reconnects_at_once_with_the_handle() -> None:
     fake = FakeProvider(
         [
             [emit.session_update("h1"), emit.go_away(time_left=30), expect.close()],
-            [expect.connect(handle="h1"), expect.text("still there?"), emit.turn_complete(), expect.close()],
+            [
+                expect.connect(handle="h1"),
+                expect.text("still there?"),
+                emit.turn_complete(),
+                expect.close(),
+            ],
         ]
     )
     queue = LiveInputQueue()
@@ -33,7 +38,13 @@ async def test_go_away_when_idle_reconnects_at_once_with_the_handle() -> None:
         if event.type == "reconnected":
             queue.send_text("still there?")
 
-    events = await collect(app_for(fake, clock=clock), queue, {"thread_id": "t"}, on_event=on_event, close_on="turn_complete")
+    events = await collect(
+        app_for(fake, clock=clock),
+        queue,
+        {"thread_id": "t"},
+        on_event=on_event,
+        close_on="turn_complete",
+    )
     reconnected = of_type(events, "reconnected")
     assert [(r.attempt, r.resumed) for r in reconnected] == [(1, True)]
     assert clock.sleeps == []  # no backoff for a planned rotation
@@ -55,7 +66,12 @@ async def test_go_away_mid_turn_switches_at_the_turn_boundary_without_losing_the
                 emit.turn_complete(),
                 expect.close(),
             ],
-            [expect.connect(handle="h1"), expect.text("and then?"), emit.turn_complete(), expect.close()],
+            [
+                expect.connect(handle="h1"),
+                expect.text("and then?"),
+                emit.turn_complete(),
+                expect.close(),
+            ],
         ]
     )
     queue = LiveInputQueue()
@@ -102,7 +118,13 @@ async def test_go_away_rotates_at_the_deadline_if_the_turn_does_not_end() -> Non
             assert not fake.connections[0].closed_by_client  # still waiting for the boundary
             await clock.advance(4)
 
-    events = await collect(app_for(fake, clock=clock), queue, {"thread_id": "t"}, on_event=on_event, close_on="turn_complete")
+    events = await collect(
+        app_for(fake, clock=clock),
+        queue,
+        {"thread_id": "t"},
+        on_event=on_event,
+        close_on="turn_complete",
+    )
     assert of_type(events, "reconnected")[0].resumed
     fake.assert_done()
 
@@ -115,7 +137,9 @@ async def test_a_provider_rotation_close_reconnects_without_backoff() -> None:
             [expect.connect(handle="h1"), emit.turn_complete(), expect.close()],
         ]
     )
-    events = await collect(app_for(fake, clock=clock), LiveInputQueue(), {"thread_id": "t"}, close_on="turn_complete")
+    events = await collect(
+        app_for(fake, clock=clock), LiveInputQueue(), {"thread_id": "t"}, close_on="turn_complete"
+    )
     assert clock.sleeps == [] and of_type(events, "reconnected")[0].attempt == 1
     fake.assert_done()
 
@@ -233,7 +257,11 @@ async def test_input_sent_while_disconnected_reaches_the_new_connection() -> Non
             await clock.advance(10)
 
     events = await collect(
-        app_for(fake, clock=clock), queue, {"thread_id": "t"}, on_event=on_event, close_on="turn_complete"
+        app_for(fake, clock=clock),
+        queue,
+        {"thread_id": "t"},
+        on_event=on_event,
+        close_on="turn_complete",
     )
     assert of_type(events, "input_dropped") == []
     assert types(events).index("reconnected") < types(events).index("turn_complete")
@@ -248,7 +276,12 @@ async def test_the_disconnected_buffer_is_bounded_and_drops_are_reported() -> No
     fake = FakeProvider(
         [
             [emit.session_update("h1"), end.drop()],
-            [expect.connect(handle="h1"), expect.audio(exact=kept), emit.turn_complete(), expect.close()],
+            [
+                expect.connect(handle="h1"),
+                expect.audio(exact=kept),
+                emit.turn_complete(),
+                expect.close(),
+            ],
         ],
         strict=True,
     )

@@ -33,7 +33,9 @@ async def test_a_non_resumable_update_never_erases_the_newest_resumable_handle()
             [expect.connect(handle="h1"), emit.turn_complete(), expect.close()],
         ]
     )
-    app = app_for(fake, config=FAST, checkpointer=checkpointer, clock=ManualClock(auto_advance=True))
+    app = app_for(
+        fake, config=FAST, checkpointer=checkpointer, clock=ManualClock(auto_advance=True)
+    )
     events = await collect(app, LiveInputQueue(), CONFIG, close_on="turn_complete")
     assert len(of_type(events, "session_update")) == 5  # all passed through to the user
     thread = await checkpointer.aget_thread(CONFIG)
@@ -44,9 +46,21 @@ async def test_a_non_resumable_update_never_erases_the_newest_resumable_handle()
 async def test_a_new_arealtime_call_on_the_thread_presents_the_stored_handle() -> None:
     checkpointer = InMemoryCheckpointer()
     first = FakeProvider([emit.session_update("h7"), emit.turn_complete(), expect.close()])
-    await collect(app_for(first, checkpointer=checkpointer), LiveInputQueue(), CONFIG, close_on="turn_complete")
-    second = FakeProvider([expect.connect(handle="h7", history=False), emit.turn_complete(), expect.close()])
-    await collect(app_for(second, checkpointer=checkpointer), LiveInputQueue(), CONFIG, close_on="turn_complete")
+    await collect(
+        app_for(first, checkpointer=checkpointer),
+        LiveInputQueue(),
+        CONFIG,
+        close_on="turn_complete",
+    )
+    second = FakeProvider(
+        [expect.connect(handle="h7", history=False), emit.turn_complete(), expect.close()]
+    )
+    await collect(
+        app_for(second, checkpointer=checkpointer),
+        LiveInputQueue(),
+        CONFIG,
+        close_on="turn_complete",
+    )
     second.assert_done()
     # another thread does not see it
     other = FakeProvider([expect.connect(handle=None), expect.close()])
@@ -63,7 +77,9 @@ async def test_resumption_off_presents_no_handle_and_reseeds_instead() -> None:
     fake = FakeProvider([expect.connect(handle=None, history=1), expect.close()])
     queue = LiveInputQueue()
     queue.close()
-    await collect(app_for(fake, checkpointer=checkpointer), queue, {**CONFIG, "session_resumption": False})
+    await collect(
+        app_for(fake, checkpointer=checkpointer), queue, {**CONFIG, "session_resumption": False}
+    )
     fake.assert_done()
 
 
@@ -80,7 +96,9 @@ async def test_a_rejected_handle_falls_back_to_a_fresh_session_reseeded_without_
     )
     queue = LiveInputQueue()
     queue.send_text("my name is Ada")
-    await collect(app_for(first, checkpointer=checkpointer), queue, CONFIG, close_on="turn_complete")
+    await collect(
+        app_for(first, checkpointer=checkpointer), queue, CONFIG, close_on="turn_complete"
+    )
 
     def reseeded(setup: SessionSetup) -> bool:
         texts = [(m.role, m.text_content) for m in setup.history]
@@ -153,13 +171,19 @@ async def test_the_same_thread_resumes_across_processes_with_a_sqlite_file(tmp_p
         ]
     )
     cp1 = SqliteCheckpointer(db)
-    await collect(app_for(first, checkpointer=cp1), LiveInputQueue(), CONFIG, close_on="turn_complete")
+    await collect(
+        app_for(first, checkpointer=cp1), LiveInputQueue(), CONFIG, close_on="turn_complete"
+    )
     await cp1.aclose()
 
-    second = FakeProvider([expect.connect(handle="h-process-1"), emit.turn_complete(), expect.close()])
+    second = FakeProvider(
+        [expect.connect(handle="h-process-1"), emit.turn_complete(), expect.close()]
+    )
     cp2 = SqliteCheckpointer(db)
     try:
-        await collect(app_for(second, checkpointer=cp2), LiveInputQueue(), CONFIG, close_on="turn_complete")
+        await collect(
+            app_for(second, checkpointer=cp2), LiveInputQueue(), CONFIG, close_on="turn_complete"
+        )
         history = await cp2.alist_messages(CONFIG)
         assert [m.text_content for m in history] == ["remember the number 7", "I will"]
     finally:
@@ -170,7 +194,12 @@ async def test_the_same_thread_resumes_across_processes_with_a_sqlite_file(tmp_p
 async def test_a_provider_without_resumption_is_never_offered_a_handle() -> None:
     fake = FakeProvider(
         [
-            [emit.session_update("h1"), emit.input_transcript("hi"), emit.turn_complete(), end.drop()],
+            [
+                emit.session_update("h1"),
+                emit.input_transcript("hi"),
+                emit.turn_complete(),
+                end.drop(),
+            ],
             [expect.connect(handle=None, history=1), emit.turn_complete(), expect.close()],
         ],
         capabilities={"resumption": False},
@@ -185,5 +214,10 @@ async def test_a_provider_without_resumption_is_never_offered_a_handle() -> None
             if turns == 2:
                 queue.close()
 
-    await collect(app_for(fake, config=FAST, clock=ManualClock(auto_advance=True)), queue, CONFIG, on_event=on_event)
+    await collect(
+        app_for(fake, config=FAST, clock=ManualClock(auto_advance=True)),
+        queue,
+        CONFIG,
+        on_event=on_event,
+    )
     fake.assert_done()

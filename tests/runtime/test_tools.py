@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from realtalk import LiveInputQueue, ReconnectConfig, RealtimeConfig, tool
+from realtalk import LiveInputQueue, RealtimeConfig, ReconnectConfig, tool
 from realtalk.checkpoint import InMemoryCheckpointer, SqliteCheckpointer
 from realtalk.events import RealtimeEvent
 from realtalk.runtime.clock import ManualClock
@@ -46,7 +46,9 @@ async def test_a_slow_tool_does_not_delay_audio() -> None:
         if event.type == "output_transcript":
             release.set()  # only now may the tool finish: audio came while it ran
 
-    events = await collect(app, queue, {"thread_id": "t"}, on_event=on_event, close_on="turn_complete")
+    events = await collect(
+        app, queue, {"thread_id": "t"}, on_event=on_event, close_on="turn_complete"
+    )
     order = types(events)
     assert order.index("tool_call") < order.index("audio_delta") < order.index("tool_result")
     assert len(of_type(events, "audio_delta")) == 3
@@ -70,7 +72,9 @@ async def test_sync_tools_run_in_a_worker_thread() -> None:
             expect.close(),
         ]
     )
-    events = await collect(app_for(fake, tools=[where]), LiveInputQueue(), {"thread_id": "t"}, close_on="turn_complete")
+    events = await collect(
+        app_for(fake, tools=[where]), LiveInputQueue(), {"thread_id": "t"}, close_on="turn_complete"
+    )
     assert threads and threads[0] != threading.get_ident()
     assert "tool_result" in types(events)
     fake.assert_done()
@@ -169,7 +173,9 @@ async def test_a_provider_cancellation_cancels_the_running_tool_and_sends_nothin
             expect.close(),  # a tool result here would be an unexpected send
         ]
     )
-    events = await collect(app_for(fake, tools=[long_job]), queue, {"thread_id": "t"}, close_on="turn_complete")
+    events = await collect(
+        app_for(fake, tools=[long_job]), queue, {"thread_id": "t"}, close_on="turn_complete"
+    )
     assert started.is_set() and outcome == ["cancelled"]
     assert fake.connections[0].tool_results == []
     assert of_type(events, "tool_call_cancelled")[0].ids == ["c1"]
@@ -202,7 +208,9 @@ async def test_unadvertised_tools_get_an_error_result() -> None:
         ]
     )
     app = app_for(fake, tools=[allowed, secret])
-    await collect(app, LiveInputQueue(), {"thread_id": "t", "tools": ["allowed"]}, close_on="turn_complete")
+    await collect(
+        app, LiveInputQueue(), {"thread_id": "t", "tools": ["allowed"]}, close_on="turn_complete"
+    )
     assert ran == []
     fake.assert_done()
 
@@ -223,7 +231,12 @@ async def test_a_failing_tool_becomes_an_error_result_and_the_session_goes_on() 
             expect.close(),
         ]
     )
-    events = await collect(app_for(fake, tools=[broken]), LiveInputQueue(), {"thread_id": "t"}, close_on="turn_complete")
+    events = await collect(
+        app_for(fake, tools=[broken]),
+        LiveInputQueue(),
+        {"thread_id": "t"},
+        close_on="turn_complete",
+    )
     assert not [e for e in of_type(events, "error") if e.fatal]
     assert of_type(events, "session_ended")[0].reason == "closed"
     fake.assert_done()
@@ -251,7 +264,12 @@ async def test_concurrent_calls_run_at_the_same_time() -> None:
             expect.close(),
         ]
     )
-    await collect(app_for(fake, tools=[wait_for_peer]), LiveInputQueue(), {"thread_id": "t"}, close_on="turn_complete")
+    await collect(
+        app_for(fake, tools=[wait_for_peer]),
+        LiveInputQueue(),
+        {"thread_id": "t"},
+        close_on="turn_complete",
+    )
     fake.assert_done()
 
 
@@ -361,7 +379,12 @@ async def test_results_are_remembered_across_a_process_restart(tmp_path: Path) -
         ]
     )
     cp1 = SqliteCheckpointer(db)
-    await collect(app_for(first, tools=[transfer], checkpointer=cp1), LiveInputQueue(), {"thread_id": "t"}, close_on="turn_complete")
+    await collect(
+        app_for(first, tools=[transfer], checkpointer=cp1),
+        LiveInputQueue(),
+        {"thread_id": "t"},
+        close_on="turn_complete",
+    )
     # the first process also recorded a result it never got to deliver
     assert await cp1.aledger_start({"thread_id": "t"}, "t-2", "transfer", {"amount": 4})
     await cp1.aledger_finish({"thread_id": "t"}, "t-2", result="moved 4")
@@ -412,6 +435,11 @@ async def test_a_call_interrupted_by_a_crash_is_refused_not_rerun() -> None:
             expect.close(),
         ]
     )
-    await collect(app_for(fake, tools=[send_email], checkpointer=checkpointer), LiveInputQueue(), config, close_on="turn_complete")
+    await collect(
+        app_for(fake, tools=[send_email], checkpointer=checkpointer),
+        LiveInputQueue(),
+        config,
+        close_on="turn_complete",
+    )
     assert ran == []
     fake.assert_done()

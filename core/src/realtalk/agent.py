@@ -12,8 +12,9 @@ methods (``invoke``, ``stream``, ...) refuse with a message saying so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -224,7 +225,9 @@ class RealtimeApp:
         if isinstance(checkpointer, str):
             self._checkpointer_url = checkpointer
         elif checkpointer is not None:
-            missing = [m for m in _CHECKPOINTER_METHODS if not callable(getattr(checkpointer, m, None))]
+            missing = [
+                m for m in _CHECKPOINTER_METHODS if not callable(getattr(checkpointer, m, None))
+            ]
             if missing:
                 raise TypeError(
                     f"checkpointer {type(checkpointer).__name__} lacks {', '.join(missing)}: "
@@ -252,7 +255,7 @@ class RealtimeApp:
         queue: Any,
         config: Mapping[str, Any] | None = None,
         state: Any = None,
-    ) -> AsyncIterator[RealtimeEvent]:
+    ) -> AsyncGenerator[RealtimeEvent, None]:
         """Run one live session: yields events until the session ends.
 
         ``queue`` is a :class:`~realtalk.queue.LiveInputQueue` (anything ``async for``
@@ -266,8 +269,9 @@ class RealtimeApp:
         session = self._new_session(queue, config, state)
         self._sessions.add(session)
         try:
-            async for event in session.events():
-                yield event
+            async with contextlib.aclosing(session.events()) as events:
+                async for event in events:
+                    yield event
         finally:
             await session.aclose()
             self._sessions.discard(session)
@@ -316,6 +320,7 @@ class RealtimeApp:
         """End every running session and release what the app opened itself."""
         sessions = list(self._sessions)
         await asyncio.gather(*(s.aclose() for s in sessions), return_exceptions=True)
+        self._sessions.difference_update(sessions)
         if self._checkpointer_url is not None and self._checkpointer is not None:
             checkpointer, self._checkpointer = self._checkpointer, None
             await checkpointer.aclose()
@@ -436,8 +441,8 @@ def resolve_session_config(agent: LiveAgent, config: Mapping[str, Any] | None) -
             f"fields ({', '.join(sorted(fields))})"
         )
     try:
-        realtime_config = agent.realtime_config.merged(**overrides) if overrides else (
-            agent.realtime_config
+        realtime_config = (
+            agent.realtime_config.merged(**overrides) if overrides else (agent.realtime_config)
         )
     except ValidationError as exc:
         raise ValueError(f"invalid per-session realtime override: {exc}") from None

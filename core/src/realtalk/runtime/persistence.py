@@ -92,9 +92,7 @@ class ThreadStore:
 
     async def ledger_finish(self, call_id: str, *, result: Any, error: str | None) -> None:
         if self.checkpointer is not None:
-            await self.checkpointer.aledger_finish(
-                self.config, call_id, result=result, error=error
-            )
+            await self.checkpointer.aledger_finish(self.config, call_id, result=result, error=error)
             return
         entry = self._ledger[call_id]
         self._ledger[call_id] = entry.model_copy(

@@ -22,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
 from ..audio import StreamResampler, pcm16_bytes, validate_pcm16
@@ -146,6 +146,7 @@ class Session:
         self._pump_task: asyncio.Task[None] | None = None
         self._recv_task: asyncio.Task[None] | None = None
         self._timers: set[asyncio.Task[None]] = set()
+        self._cancel_requested = False
 
         self._conn: ProviderSession | None = None
         self._gen = 0
@@ -176,7 +177,7 @@ class Session:
 
     # ------------------------------------------------------------------ public surface
 
-    async def events(self) -> AsyncIterator[RealtimeEvent]:
+    async def events(self) -> AsyncGenerator[RealtimeEvent, None]:
         """Run the session and yield its events; closing the iterator ends the session."""
         if self._task is not None:
             raise RuntimeError("a session's events can be iterated only once")
@@ -193,11 +194,12 @@ class Session:
     async def aclose(self) -> None:
         """Stop the session now (closing the connection) and wait until it has ended."""
         task = self._task
-        if task is None or task.done():
-            if task is not None:
-                await asyncio.gather(task, return_exceptions=True)
+        if task is None:
             return
-        task.cancel()
+        if not task.done() and not self._cancel_requested:
+            # cancel once: a second cancel would interrupt the teardown itself
+            self._cancel_requested = True
+            task.cancel()
         await asyncio.gather(task, return_exceptions=True)
 
     @property
@@ -386,9 +388,7 @@ class Session:
             # a fresh connection does not continue the turn that was in flight
             await self._apply(self.tracker.finish_all(interrupted=True))
             self._turn_active = False
-            self._awaiting_reply = any(
-                isinstance(i, TextInput | ActivityEnd) for i in self._buffer
-            )
+            self._awaiting_reply = any(isinstance(i, TextInput | ActivityEnd) for i in self._buffer)
         async with self._send_lock:
             self._gen += 1
             gen = self._gen
@@ -670,9 +670,7 @@ class Session:
             return
         if isinstance(event, ErrorEvent):
             self._emit(event)
-            await self._fire(
-                "error", code=event.code, message=event.message, fatal=event.fatal
-            )
+            await self._fire("error", code=event.code, message=event.message, fatal=event.fatal)
             if event.fatal:
                 self._request_finish("error")
             return
@@ -933,9 +931,7 @@ class Session:
         )
 
     def _callback_failed(self, where: str, exc: BaseException) -> None:
-        self._emit(
-            ErrorEvent(code="callback_error", message=f"{where} raised {describe(exc)}")
-        )
+        self._emit(ErrorEvent(code="callback_error", message=f"{where} raised {describe(exc)}"))
 
 
 __all__ = ["ROTATION_MARGIN", "Session"]

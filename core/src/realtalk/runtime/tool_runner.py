@@ -39,17 +39,17 @@ def jsonable(value: Any) -> Any:
     return to_jsonable_python(value, fallback=str)
 
 
-async def execute(spec: ToolSpec, args: dict[str, Any], timeout: float | None, clock: Clock) -> Any:
-    """Run one tool with an optional timeout on ``clock``; raises what the tool raised,
-    or TimeoutError."""
+async def execute(spec: ToolSpec, args: dict[str, Any], limit: float | None, clock: Clock) -> Any:
+    """Run one tool for at most ``limit`` seconds on ``clock`` (None: no limit); raises
+    what the tool raised, or TimeoutError."""
     call: asyncio.Future[Any] = asyncio.ensure_future(spec.acall(args))
-    if timeout is None:
+    if limit is None:
         return await call
-    timer = asyncio.ensure_future(clock.sleep(timeout))
+    timer = asyncio.ensure_future(clock.sleep(limit))
     try:
         await asyncio.wait({call, timer}, return_when=asyncio.FIRST_COMPLETED)
         if not call.done():
-            raise TimeoutError(f"tool {spec.name!r} timed out after {timeout:g}s")
+            raise TimeoutError(f"tool {spec.name!r} timed out after {limit:g}s")
         return call.result()
     finally:
         for fut in (call, timer):
