@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -181,3 +183,34 @@ async def test_healthz_and_page(echo_app: EchoApp) -> None:
         assert page.status_code == 200 and "<html" in page.text.lower()
         script = await client.get(f"http://{addr}/static/app.js")
         assert script.status_code == 200
+
+
+class BrokenCheckpointer:
+    async def aget_thread(self, config: dict[str, Any]) -> None:
+        raise OSError("database is down")
+
+
+class RefusingApp:
+    async def arealtime(self, queue: Any, config: dict[str, Any]) -> AsyncIterator[Any]:
+        raise ValueError(f"no provider serves model {config.get('model')!r}")
+        yield  # an async generator
+
+
+async def test_checkpointer_failure_closes_1011_without_details(echo_app: EchoApp) -> None:
+    async with bridge_server(echo_app, checkpointer=BrokenCheckpointer()) as addr:
+        async with connect(live_url(addr)) as ws:
+            await ws.send("{}")
+            error = await recv_json(ws)
+            assert error["code"] == "checkpointer_error" and error["fatal"]
+            assert "database is down" not in error["message"]
+            await ws.wait_closed()
+            assert ws.close_code == 1011
+
+
+async def test_refused_session_arguments_close_1011_with_the_reason() -> None:
+    async with bridge_server(RefusingApp()) as addr, connect(live_url(addr)) as ws:
+        await ws.send(json.dumps({"model": "nope"}))
+        error = await recv_json(ws)
+        assert error["code"] == "session_refused" and "'nope'" in error["message"]
+        await ws.wait_closed()
+        assert ws.close_code == 1011

@@ -27,6 +27,9 @@ from .limits import InputRateLimiter, LimitsConfig, SendQueue, SlowConsumer
 
 log = logging.getLogger("realtalk.bridge")
 
+CLOSE_SEND_TIMEOUT = 5.0
+"""Seconds to deliver the final error event and close frame to a client."""
+
 
 class LiveApp(Protocol):
     """What the bridge needs from a compiled agent."""
@@ -125,6 +128,13 @@ class LiveSession:
                         p.CLOSE_POLICY,
                         "thread belongs to another user",
                         ("thread_forbidden", str(exc)),
+                    ) from None
+                except Exception as exc:
+                    log.exception("thread %s: checkpointer failed", self.thread_id)
+                    raise _Closed(
+                        p.CLOSE_INTERNAL,
+                        "checkpointer unavailable",
+                        ("checkpointer_error", f"threads are unavailable ({type(exc).__name__})"),
                     ) from None
             await self._serve(request)
         except _Closed as closed:
@@ -311,6 +321,10 @@ class LiveSession:
                 if isinstance(event, InterruptedEvent):
                     self.sendq.flush_audio()
                 self._put(event_to_json(event))
+        except (ValueError, TypeError) as exc:  # refused arguments (e.g. an unknown model)
+            log.warning("session %s: refused: %s", self.thread_id, exc)
+            self.end_code, self.end_reason = p.CLOSE_INTERNAL, "session refused"
+            self._put(p.error_frame("session_refused", str(exc), fatal=True))
         except Exception as exc:  # the runtime failed: tell the client, end the session
             log.exception("session %s: event stream failed", self.thread_id)
             self.end_code, self.end_reason = p.CLOSE_INTERNAL, "internal error"
@@ -368,13 +382,17 @@ class LiveSession:
         return True
 
     async def _close_with(self, closed: _Closed) -> None:
-        if closed.error is not None:
-            await self._send_now(p.error_frame(*closed.error, fatal=True))
-        if self._client_gone or self._closed:
-            return
-        self._closed = True
-        with contextlib.suppress(Exception):
-            await self.ws.close(closed.code, closed.reason)
+        """Send the reason and the close frame, bounded: a client that stopped reading
+        cannot hold the handler (the server's keepalive then drops the socket)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(CLOSE_SEND_TIMEOUT):
+                if closed.error is not None:
+                    await self._send_now(p.error_frame(*closed.error, fatal=True))
+                if self._client_gone or self._closed:
+                    return
+                self._closed = True
+                with contextlib.suppress(Exception):
+                    await self.ws.close(closed.code, closed.reason)
 
 
 async def _cancel(*tasks: asyncio.Task[None]) -> None:
