@@ -240,3 +240,37 @@ def test_provider_is_exported_lazily() -> None:
     import realtalk_gemini
 
     assert realtalk_gemini.GeminiProvider is GeminiProvider
+
+
+@pytest.mark.parametrize(
+    ("failure", "kind"),
+    [
+        ("http-401", DisconnectKind.FATAL),
+        ("http-404", DisconnectKind.FATAL),
+        ("http-429", DisconnectKind.TRANSIENT),
+        ("http-503", DisconnectKind.TRANSIENT),
+        ("refused", DisconnectKind.TRANSIENT),
+    ],
+)
+async def test_refused_upgrades_and_unreachable_servers(
+    monkeypatch: pytest.MonkeyPatch, failure: str, kind: DisconnectKind
+) -> None:
+    import contextlib
+
+    import websockets
+    from websockets.datastructures import Headers
+    from websockets.http11 import Response
+
+    @contextlib.asynccontextmanager
+    async def refuse(uri: str, **_: Any) -> Any:
+        if failure == "refused":
+            raise ConnectionRefusedError(111, "Connection refused")
+        status = int(failure.removeprefix("http-"))
+        raise websockets.InvalidStatus(Response(status, "refused", Headers(), b""))
+        yield  # pragma: no cover
+
+    monkeypatch.setattr("google.genai.live.ws_connect", refuse)
+    with pytest.raises(ProviderDisconnected) as info:
+        await GeminiProvider().connect(setup(api_key="AIza-secret-123"))
+    assert info.value.kind is kind
+    assert "AIza-secret-123" not in str(info.value)
