@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from google.genai import types
 from pydantic_core import to_jsonable_python
 
-from realtalk.config import INPUT_SAMPLE_RATE, OUTPUT_SAMPLE_RATE, RealtimeConfig, Sensitivity
+from realtalk.config import OUTPUT_SAMPLE_RATE, RealtimeConfig, Sensitivity
 from realtalk.events import (
     AudioDeltaEvent,
     GenerationCompleteEvent,
@@ -480,7 +480,6 @@ class Decoder:
 
 __all__ = [
     "IMAGE_MIME_TYPES",
-    "INPUT_SAMPLE_RATE",
     "Decoder",
     "SendCall",
     "audio_mime_type",

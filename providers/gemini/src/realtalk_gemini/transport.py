@@ -16,7 +16,7 @@ from typing import Any
 
 import websockets
 from google import genai
-from google.genai import errors, types
+from google.genai import errors
 
 from realtalk.events import GoAwayEvent, RealtimeEvent
 from realtalk.inputs import AudioInput, InputItem
@@ -235,9 +235,4 @@ async def _enter(
         ) from exc
 
 
-def connect_config_for(setup: SessionSetup) -> types.LiveConnectConfig:
-    """The connect config ``open_session`` would use (for diagnostics and tests)."""
-    return codec.live_connect_config(setup)
-
-
-__all__ = ["GeminiSession", "connect_config_for", "open_session"]
+__all__ = ["GeminiSession", "open_session"]
