@@ -274,3 +274,18 @@ async def test_refused_upgrades_and_unreachable_servers(
         await GeminiProvider().connect(setup(api_key="AIza-secret-123"))
     assert info.value.kind is kind
     assert "AIza-secret-123" not in str(info.value)
+
+
+async def test_handle_blamed_by_the_close_reason_later_is_rejected_handle(
+    fake_server: Callable[..., FakeServer],
+) -> None:
+    fake_server(
+        [
+            SETUP_COMPLETE,
+            {"sessionResumptionUpdate": {"resumable": False}},
+            CloseWith(1007, "Invalid session resumption handle"),
+        ]
+    )
+    session = await GeminiProvider().connect(setup(handle="old"))
+    _, end = await drain(session)
+    assert end.kind is DisconnectKind.REJECTED_HANDLE

@@ -51,6 +51,12 @@ def _close_of(exc: BaseException) -> tuple[int | None, str]:
     return None, ""
 
 
+def _about_handle(reason: str) -> bool:
+    """The server's close reason blames the resumption handle."""
+    text = reason.lower()
+    return "handle" in text or "resum" in text
+
+
 def _handshake_kind(exc: BaseException) -> DisconnectKind | None:
     """HTTP refusals of the WebSocket upgrade: 4xx (bad key, unknown path) cannot recover."""
     response = getattr(exc, "response", None)
@@ -96,7 +102,11 @@ class GeminiSession:
             return self._ended
         if self._closing:
             kind = DisconnectKind.CLOSED
-        elif self._presented_handle and not self._received and code in _HANDLE_REFUSAL_CODES:
+        elif (
+            self._presented_handle
+            and code in _HANDLE_REFUSAL_CODES
+            and (not self._received or _about_handle(reason))
+        ):
             kind = DisconnectKind.REJECTED_HANDLE
         else:
             kind = classify_close_code(code)
