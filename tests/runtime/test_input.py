@@ -23,7 +23,7 @@ async def test_audio_at_another_rate_is_resampled_to_the_provider_rate() -> None
     record = fake.connections[0]
     assert {i.sample_rate for i in record.items if isinstance(i, AudioInput)} == {16000}
     # the resampler's tail is flushed when input ends: exactly 0.5 s arrives in total
-    assert record.audio_bytes == 0.5 * 16000 * 2
+    assert record.audio_bytes == 8000 * 2  # 0.5 s at 16 kHz
     fake.assert_done()
 
 
@@ -119,4 +119,16 @@ async def test_push_to_talk_flows_when_vad_is_off() -> None:
     app = app_for(fake, config=RealtimeConfig(model=MODEL, vad=VADConfig(enabled=False)))
     events = await collect(app, queue, CONFIG)
     assert [e.text for e in of_type(events, "output_transcript") if e.finished] == ["heard you"]
+    fake.assert_done()
+
+
+async def test_a_change_of_input_rate_mid_stream_keeps_every_sample() -> None:
+    fake = FakeProvider([expect.audio(min_seconds=0.3), expect.close()])
+    queue = LiveInputQueue()
+    queue.send_audio(pcm(0.1, 48000), sample_rate=48000)
+    queue.send_audio(pcm(0.1, 16000), sample_rate=16000)  # passthrough, after 48k's tail
+    queue.send_audio(pcm(0.1, 24000), sample_rate=24000)
+    queue.close()  # nothing awaits a reply: the session sends everything, then ends
+    await collect(app_for(fake), queue, CONFIG)
+    assert fake.connections[0].audio_bytes == 3 * 1600 * 2  # 3 x 0.1 s at 16 kHz
     fake.assert_done()

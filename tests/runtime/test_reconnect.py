@@ -310,3 +310,55 @@ async def test_the_disconnected_buffer_is_bounded_and_drops_are_reported() -> No
     order = types(events)
     assert order.index("input_dropped") < order.index("reconnected")
     fake.assert_done()
+
+
+class FlakySend:
+    """Wraps a FakeProvider; the first connection's ``send`` fails like a dead socket
+    (an exception the provider did not classify)."""
+
+    name = "flaky"
+
+    def __init__(self, fake: FakeProvider) -> None:
+        self.fake = fake
+        self.capabilities = fake.capabilities
+
+    async def connect(self, setup: object) -> object:
+        session = await self.fake.connect(setup)  # type: ignore[arg-type]
+        if len(self.fake.connections) == 1:
+
+            async def broken_send(item: object) -> None:
+                raise ConnectionResetError("socket reset")
+
+            session.send = broken_send  # type: ignore[method-assign]
+        return session
+
+
+async def test_an_unclassified_send_failure_counts_as_a_transient_drop() -> None:
+    fake = FakeProvider(
+        [
+            [emit.session_update("h1"), expect.close()],
+            [
+                expect.connect(handle="h1"),
+                expect.text("hello?"),
+                emit.turn_complete(),
+                expect.close(),
+            ],
+        ]
+    )
+    queue = LiveInputQueue()
+
+    def on_event(event: RealtimeEvent) -> None:
+        if event.type == "session_update":
+            queue.send_text("hello?")  # fails on the dead socket, is kept, goes out again
+
+    clock = ManualClock(auto_advance=True)
+    events = await collect(
+        app_for(FlakySend(fake), config=config(base_delay=1.0, jitter=0.0), clock=clock),
+        queue,
+        {"thread_id": "t"},
+        on_event=on_event,
+        close_on="turn_complete",
+    )
+    assert clock.sleeps == [1.0]
+    assert of_type(events, "reconnected")[0].resumed
+    fake.assert_done()

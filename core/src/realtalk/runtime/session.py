@@ -342,6 +342,10 @@ class Session:
                 continue
             except ProviderError as exc:
                 raise _Fatal("provider_error", str(exc)) from None
+            except Exception as exc:  # e.g. a network error the provider did not classify
+                self._consecutive_failures += 1
+                log.info("session %s: connect attempt failed: %r", self.thread_id, exc)
+                continue
             await self._attach(conn, resumed=resumed, initial=initial)
             if not initial:
                 self._emit(ReconnectedEvent(attempt=attempt, resumed=resumed))
@@ -408,8 +412,8 @@ class Session:
                         await conn.send_tool_result(
                             entry.call_id, entry.name, entry.result, entry.error
                         )
-                    except ProviderDisconnected as exc:
-                        self._note_disconnect(gen, exc)
+                    except Exception as exc:
+                        self._note_disconnect(gen, _as_disconnect(exc))
                         break
                 # a fresh connection was reseeded with the result as history instead
                 self._delivered.add(entry.call_id)
@@ -418,8 +422,8 @@ class Session:
                 item = self._buffer[0]
                 try:
                     await conn.send(item)
-                except ProviderDisconnected as exc:
-                    self._note_disconnect(gen, exc)
+                except Exception as exc:
+                    self._note_disconnect(gen, _as_disconnect(exc))
                     break
                 self._buffer.popleft()
                 if isinstance(item, AudioInput):
@@ -439,10 +443,7 @@ class Session:
         if recv is not None and recv is not asyncio.current_task():
             recv.cancel()
             await asyncio.gather(recv, return_exceptions=True)
-        try:
-            await conn.close()
-        except Exception as exc:  # closing a dead connection may fail; it is gone anyway
-            log.debug("closing connection: %s", exc)
+        await _close(conn)
 
     def _disconnected(self, gen: int) -> bool:
         return self._disconnect is not None and self._disconnect[0] == gen
@@ -488,8 +489,7 @@ class Session:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.runner.aclose()
         if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+            await _close(conn)
         await self._apply(self.tracker.finish_all(interrupted=True))
 
     # ------------------------------------------------------------------ input pump
@@ -518,12 +518,17 @@ class Session:
                 self._awaiting_reply = True  # the user ended a turn: a reply is due
             await self._send_input(prepared)
         self._report_queue_drops()
-        for resampler in self._resamplers.values():
-            tail = resampler.flush()
-            if tail:
-                await self._send_input(
-                    AudioInput(data=tail, sample_rate=self.capabilities.input_sample_rate)
-                )
+        tail = self._flush_resamplers()
+        if tail:
+            await self._send_input(
+                AudioInput(data=tail, sample_rate=self.capabilities.input_sample_rate)
+            )
+
+    def _flush_resamplers(self) -> bytes:
+        """The audio the resamplers still hold (the end of a stream); forgets them."""
+        tail = b"".join(r.flush() for r in self._resamplers.values())
+        self._resamplers.clear()
+        return tail
 
     async def _prepare_input(self, item: Any) -> InputItem | None:
         """Validate one queued item and adapt it to the provider; None drops it."""
@@ -531,13 +536,18 @@ class Session:
         if isinstance(item, AudioInput):
             try:
                 validate_pcm16(item.data, item.sample_rate)
-                if item.sample_rate == caps.input_sample_rate:
-                    return item
                 resampler = self._resamplers.get(item.sample_rate)
-                if resampler is None:
-                    resampler = StreamResampler(item.sample_rate, caps.input_sample_rate)
-                    self._resamplers[item.sample_rate] = resampler
-                data = resampler.process(item.data)
+                # a change of input rate ends the previous stream: flush its tail first
+                data = b"" if resampler is not None else self._flush_resamplers()
+                if item.sample_rate == caps.input_sample_rate:
+                    if not data:
+                        return item
+                    data += item.data
+                else:
+                    if resampler is None:
+                        resampler = StreamResampler(item.sample_rate, caps.input_sample_rate)
+                        self._resamplers[item.sample_rate] = resampler
+                    data += resampler.process(item.data)
             except ValueError as exc:
                 await self._report("invalid_audio", f"audio chunk dropped: {exc}")
                 return None
@@ -570,11 +580,11 @@ class Session:
                 return
             try:
                 await conn.send(item)
-            except ProviderDisconnected as exc:
-                self._buffer_item(item)
-                self._note_disconnect(self._gen, exc)
-            except ValueError as exc:
+            except ValueError as exc:  # the provider refuses this item; the rest goes on
                 await self._report("invalid_input", f"{item.kind} rejected: {exc}")
+            except Exception as exc:
+                self._buffer_item(item)
+                self._note_disconnect(self._gen, _as_disconnect(exc))
 
     def _buffer_item(self, item: InputItem) -> None:
         """Keep input for the next connection; the oldest audio goes when over budget."""
@@ -870,8 +880,8 @@ class Session:
             self._awaiting_reply = True
             try:
                 await conn.send_tool_result(call_id, name, result, error)
-            except ProviderDisconnected as exc:
-                self._note_disconnect(self._gen, exc)
+            except Exception as exc:  # stays in the ledger for the next connection
+                self._note_disconnect(self._gen, _as_disconnect(exc))
                 return
             self._delivered.add(call_id)
         await self._ledger_delivered(call_id)
@@ -934,4 +944,24 @@ class Session:
         self._emit(ErrorEvent(code="callback_error", message=f"{where} raised {describe(exc)}"))
 
 
-__all__ = ["ROTATION_MARGIN", "Session"]
+CLOSE_TIMEOUT = 5.0
+"""Seconds a provider connection gets to close before it is abandoned."""
+
+
+async def _close(conn: ProviderSession) -> None:
+    """Close a connection; a dead one may fail or hang on close, and is gone anyway."""
+    try:
+        async with asyncio.timeout(CLOSE_TIMEOUT):
+            await conn.close()
+    except Exception as exc:
+        log.debug("closing a connection failed: %r", exc)
+
+
+def _as_disconnect(exc: BaseException) -> ProviderDisconnected:
+    """A send failure as a disconnect (unclassified failures are transient)."""
+    if isinstance(exc, ProviderDisconnected):
+        return exc
+    return ProviderDisconnected(DisconnectKind.TRANSIENT, reason=f"{type(exc).__name__}: {exc}")
+
+
+__all__ = ["CLOSE_TIMEOUT", "ROTATION_MARGIN", "Session"]

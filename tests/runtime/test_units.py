@@ -1,0 +1,137 @@
+"""The runtime's sans-I/O parts on their own: backoff, transcripts, prompt, clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from realtalk import ReconnectConfig
+from realtalk.events import (
+    AudioDeltaEvent,
+    InputTranscriptEvent,
+    InterruptedEvent,
+    OutputTranscriptEvent,
+    TextDeltaEvent,
+    ToolCallEvent,
+    TurnCompleteEvent,
+)
+from realtalk.messages import Message
+from realtalk.runtime.clock import ManualClock
+from realtalk.runtime.prompt import PromptError, build_system_instruction, render_memory
+from realtalk.runtime.reconnect import ReconnectPolicy
+from realtalk.runtime.transcripts import TranscriptTracker
+
+
+def test_backoff_is_exponential_capped_and_jittered() -> None:
+    policy = ReconnectPolicy(
+        ReconnectConfig(base_delay=0.5, max_delay=3.0, jitter=0.5, max_attempts=4), rng=lambda: 1.0
+    )
+    assert [policy.delay(n) for n in range(1, 6)] == [0.75, 1.5, 3.0, 4.5, 4.5]
+    assert policy.allows(4) and not policy.allows(5) and not policy.allows(0)
+    assert ReconnectPolicy(ReconnectConfig(enabled=False)).max_attempts == 0
+
+
+async def test_policy_waits_on_its_clock() -> None:
+    clock = ManualClock(auto_advance=True)
+    policy = ReconnectPolicy(ReconnectConfig(base_delay=2, jitter=0), clock=clock)
+    assert await policy.wait(2) == 4
+    assert clock.sleeps == [4] and clock.monotonic() == 4
+
+
+async def test_manual_clock_wakes_sleepers_in_deadline_order() -> None:
+    clock = ManualClock()
+    woke: list[str] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append(name)
+
+    tasks = [asyncio.create_task(sleeper("late", 5)), asyncio.create_task(sleeper("early", 1))]
+    await clock.wait_for_sleepers(2)
+    await clock.advance(1)
+    assert woke == ["early"]
+    await clock.advance(4)
+    assert woke == ["early", "late"]
+    await asyncio.gather(*tasks)
+    with pytest.raises(ValueError):
+        await clock.advance(-1)
+
+
+def _texts(outputs: list[object]) -> list[tuple[str, str]]:
+    out = []
+    for o in outputs:
+        if isinstance(o, Message):
+            out.append(("msg:" + o.role, o.text_content))
+        else:
+            out.append((o.type, getattr(o, "text", "")))  # type: ignore[attr-defined]
+    return out
+
+
+def test_tracker_closes_the_user_utterance_when_the_model_answers() -> None:
+    t = TranscriptTracker()
+    assert _texts(t.on_event(InputTranscriptEvent(text="hel"))) == [("input_transcript", "hel")]
+    t.on_event(InputTranscriptEvent(text="lo"))
+    out = t.on_event(AudioDeltaEvent(data=b"\0\0"))
+    assert _texts(out) == [
+        ("input_transcript", "hello"),
+        ("msg:user", "hello"),
+        ("audio_delta", ""),
+    ]
+    assert out[0].finished  # type: ignore[union-attr]
+
+
+def test_tracker_uses_the_provider_finished_text_as_the_whole_utterance() -> None:
+    t = TranscriptTracker()
+    t.on_event(OutputTranscriptEvent(text="Hi the"))
+    out = t.on_event(OutputTranscriptEvent(text="Hi there", finished=True))
+    assert _texts(out) == [("output_transcript", "Hi there"), ("msg:assistant", "Hi there")]
+    assert _texts(t.on_event(TurnCompleteEvent())) == [("turn_complete", "")]  # nothing left
+
+
+def test_tracker_closes_everything_at_boundaries_user_first() -> None:
+    t = TranscriptTracker()
+    t.on_event(InputTranscriptEvent(text="weather?"))
+    t.on_event(TextDeltaEvent(text="Let me "))
+    t.on_event(TextDeltaEvent(text="check"))
+    out = t.on_event(ToolCallEvent(id="c", name="w"))
+    assert _texts(out) == [("msg:assistant", "Let me check"), ("tool_call", "")]
+    t.on_event(OutputTranscriptEvent(text="Sunny"))
+    out = t.on_event(InterruptedEvent())
+    assert _texts(out) == [
+        ("output_transcript", "Sunny"),
+        ("msg:assistant", "Sunny"),
+        ("interrupted", ""),
+    ]
+    assert out[1].metadata == {"modality": "audio", "interrupted": True}  # type: ignore[union-attr]
+    assert _texts(t.on_event(InputTranscriptEvent(text="   ", finished=True))) == []
+
+
+def test_prompt_parts_are_joined_in_order_and_none_when_empty() -> None:
+    assert build_system_instruction() is None
+    text = build_system_instruction(
+        system_instruction="A {x}",
+        system_prompt=["B", {"role": "system", "content": [{"type": "text", "text": "C"}]}],
+        skills="D",
+        memory=["E", "F"],
+        state={"x": 1},
+    )
+    assert text == "A 1\n\nB\n\nC\n\nSkills you can use:\nD\n\nWhat you remember:\n- E\n- F"
+
+
+def test_prompt_state_may_be_an_object_and_braces_escape() -> None:
+    class State:
+        name = "Ada"
+
+    assert build_system_instruction(system_prompt="{name} {{literal}}", state=State()) == (
+        "Ada {literal}"
+    )
+    with pytest.raises(PromptError, match="state fields: name"):
+        build_system_instruction(system_prompt="{missing}", state={"name": 1})
+
+
+def test_memory_shapes() -> None:
+    assert render_memory({"a": 1}, None) == "- a: 1"
+    assert render_memory(lambda s: "from state " + s["k"], {"k": "v"}) == "from state v"
+    with pytest.raises(PromptError):
+        render_memory(42, None)
