@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+import re
 from typing import Any
 
 import pytest
 import websockets
 from google import genai
 from google.genai import errors, types
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from websockets.asyncio.client import connect as ws_connect
 
 from realtalk_testing.cassette import (
@@ -447,3 +451,50 @@ async def test_wait_done_returns_on_mismatch() -> None:
             await session.send_realtime_input(text="nope")
             await server.wait_done()
             assert server.report.mismatches[0].line == 4
+
+
+ACTIONS = st.lists(
+    st.sampled_from(["audio", "text", "tool_response", "client_content", "activity_start"]),
+    max_size=6,
+)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(actions=ACTIONS)
+async def test_any_client_behaviour_ends_promptly_with_a_consistent_report(
+    actions: list[str],
+) -> None:
+    """Whatever the client sends, the server neither hangs nor loses track of lines, and
+    the cassette is played exactly when the client followed it (audio, then the tool
+    response; streaming audio tolerated anywhere)."""
+    c = Cassette.shipped("tool_call")
+    follows = re.fullmatch(r"(audio )+tool_response( audio)*", " ".join(actions)) is not None
+    async with asyncio.timeout(10):
+        async with FakeGeminiServer(c, strict=False) as server:
+            client = genai.Client(api_key="k", http_options=server.http_options)
+            async with client.aio.live.connect(model=MODEL) as session:
+                try:
+                    for action in actions:
+                        if action == "audio":
+                            await session.send_realtime_input(audio=audio_frame(32000))
+                        elif action == "text":
+                            await session.send_realtime_input(text="hi")
+                        elif action == "tool_response":
+                            response = types.FunctionResponse(
+                                id="call-1", name="get_weather", response={"ok": 1}
+                            )
+                            await session.send_tool_response(function_responses=[response])
+                        elif action == "client_content":
+                            await session.send_client_content(turns=[], turn_complete=True)
+                        else:
+                            await session.send_realtime_input(activity_start=types.ActivityStart())
+                except websockets.ConnectionClosed:
+                    assert not follows  # only a mismatch closes the connection early
+                if follows:  # read the turn: a client that never reads stalls the sender
+                    async for _ in session.receive():
+                        pass
+                    await server.wait_done()
+    report = server.report
+    total = {ln.lineno for ln in c.lines}
+    assert set(report.played) | set(report.unplayed) | set(report.skipped) == total
+    assert report.ok == follows, report.summary()
