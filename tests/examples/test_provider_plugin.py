@@ -90,6 +90,32 @@ def test_realtalk_plugins_discovers_the_installed_example(tmp_path: Path) -> Non
     # Only what is installed in that venv is found: the workspace's plugins are not.
     assert "realtalk-gemini" not in out, out
 
+    # The model name alone selects the plugin's provider, and a session runs through it.
+    proc = subprocess.run(
+        [str(python), "-c", SESSION_SCRIPT], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.split() == ["agent:", "hello"], proc.stdout  # only echo answers so
+
+
+SESSION_SCRIPT = """
+import asyncio
+from realtalk import AudioAgent, LiveInputQueue
+
+async def main():
+    app = AudioAgent("echo-1").compile()
+    queue = LiveInputQueue()
+    queue.send_text("hello")
+    async for event in app.arealtime(queue, {"thread_id": "t"}):
+        if event.type == "output_transcript" and event.finished:
+            print("agent:", event.text)
+        elif event.type == "turn_complete":
+            queue.close()
+    await app.aclose()
+
+asyncio.run(main())
+"""
+
 
 def test_echo_provider_satisfies_the_protocol(echo_module: object) -> None:
     from realtalk_echo import EchoProvider  # type: ignore[import-not-found]
