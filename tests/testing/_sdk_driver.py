@@ -9,7 +9,7 @@ each ``recv`` line arrives as the SDK's parsed message, that ``close`` surfaces 
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ class Observed:
     ends: list[int | None] = field(default_factory=list)
 
 
-async def _messages(session: Any) -> AsyncIterator[types.LiveServerMessage]:
+async def _messages(session: Any) -> AsyncGenerator[types.LiveServerMessage, None]:
     while True:
         async for message in session.receive():
             yield message
@@ -104,7 +104,7 @@ async def perform_send(session: Any, line: SendLine, audio: bytes) -> None:
 
 async def drive(
     cassette: Cassette,
-    http_options: dict[str, Any],
+    http_options: types.HttpOptionsDict,
     *,
     audio: bytes = b"",
     check: bool = True,

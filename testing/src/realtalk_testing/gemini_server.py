@@ -15,7 +15,7 @@ import json
 from collections import deque
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
@@ -34,6 +34,9 @@ from .gemini_wire import (
 )
 from .report import CassetteMismatchError, CassetteReport, ConnectionRecord, Mismatch
 from .tls import LocalTLS, local_tls
+
+if TYPE_CHECKING:
+    from google.genai.types import HttpOptionsDict
 
 __all__ = ["LIVE_PATH_SUFFIX", "FakeGeminiServer", "redact_headers", "redact_path"]
 
@@ -142,7 +145,7 @@ class FakeGeminiServer:
         return f"https://127.0.0.1:{self.port}"
 
     @property
-    def http_options(self) -> dict[str, Any]:
+    def http_options(self) -> HttpOptionsDict:
         """Pass as ``google.genai.Client(http_options=...)`` or as
         ``RealtimeConfig(provider_options={"http_options": ...})``."""
         return {

@@ -26,9 +26,10 @@ import base64
 import contextlib
 import json
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.server import Server, ServerConnection, serve
@@ -39,6 +40,9 @@ from .cassette import Cassette
 from .gemini_server import LIVE_PATH_SUFFIX, redact_path
 from .gemini_wire import blob_bytes, frame_kind, normalize_frame
 from .tls import LocalTLS, local_tls
+
+if TYPE_CHECKING:
+    from google.genai.types import HttpOptionsDict
 
 __all__ = ["GEMINI_BASE_URL", "CassetteRecorder"]
 
@@ -150,14 +154,14 @@ class CassetteRecorder:
         self,
         path: str | Path,
         *,
-        upstream: str | dict[str, Any] | None = None,
+        upstream: str | Mapping[str, Any] | None = None,
         api_key: str | None = None,
         max_audio_bytes: int | None = None,
         header: dict[str, Any] | None = None,
         tls: LocalTLS | None = None,
     ) -> None:
         self.path = Path(path)
-        if isinstance(upstream, dict):
+        if isinstance(upstream, Mapping):
             self.upstream_url = str(upstream["base_url"])
             args = upstream.get("async_client_args") or {}
             self.upstream_ssl: ssl.SSLContext | None = args.get("ssl")
@@ -186,7 +190,7 @@ class CassetteRecorder:
         return int(next(iter(self._server.sockets)).getsockname()[1])
 
     @property
-    def http_options(self) -> dict[str, Any]:
+    def http_options(self) -> HttpOptionsDict:
         """Same shape as ``FakeGeminiServer.http_options``."""
         return {
             "base_url": f"https://127.0.0.1:{self.port}",
