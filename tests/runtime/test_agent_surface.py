@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import wave
-from pathlib import Path
 
 import pytest
 
 from realtalk import (
-    OUTPUT_SAMPLE_RATE,
     AudioAgent,
     LiveAgent,
     LiveInputQueue,
@@ -20,7 +17,7 @@ from realtalk import (
 from realtalk.runtime.prompt import PromptError
 from realtalk_testing import FakeProvider, emit, expect
 
-from ._support import MODEL, app_for, collect, of_type, pcm, types
+from ._support import MODEL, app_for, collect, of_type, types
 
 
 def test_both_agent_classes_are_exported() -> None:
@@ -192,68 +189,6 @@ def test_a_malformed_prompt_fails_at_build_time() -> None:
         AudioAgent(
             MODEL, system_prompt=[{"role": "user", "content": "x"}], provider=FakeProvider([])
         )
-
-
-async def test_the_guide_quick_start_pattern_runs(tmp_path: Path) -> None:
-    """The seed guide's quick start (WAV in, WAV out, close at turn_complete) and its
-    ``arealtime`` loop, written against realtalk's names: only imports differ."""
-    (tmp_path / "input.wav").write_bytes(b"")
-    with wave.open(str(tmp_path / "input.wav"), "wb") as wf:
-        wf.setnchannels(1)
-        wf.setsampwidth(2)
-        wf.setframerate(16000)
-        wf.writeframes(pcm(0.5))
-    fake = FakeProvider(
-        [
-            expect.audio(min_seconds=0.5),
-            emit.input_transcript("what's the weather"),
-            *emit.speech("It is sunny", chunks=3).steps,
-            emit.turn_complete(),
-            expect.close(),
-        ]
-    )
-    app = AudioAgent(
-        MODEL,
-        realtime_config=RealtimeConfig(
-            model=MODEL, voice="Puck", system_instruction="You are a concise voice assistant."
-        ),
-        provider=fake,
-    ).compile()
-    printed: list[str] = []
-
-    async def main() -> None:
-        out = wave.open(str(tmp_path / "out.wav"), "wb")
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(OUTPUT_SAMPLE_RATE)
-        with wave.open(str(tmp_path / "input.wav"), "rb") as wf:
-            sample_rate = wf.getframerate()
-            data = wf.readframes(wf.getnframes())
-        queue = LiveInputQueue()
-        chunk = (sample_rate // 10) * 2
-        for offset in range(0, len(data), chunk):
-            queue.send_audio(data[offset : offset + chunk], sample_rate=sample_rate)
-            await asyncio.sleep(0.0)
-        try:
-            async for event in app.arealtime(queue, {"thread_id": "demo"}):
-                if event.type == "audio_delta":
-                    out.writeframes(event.data)
-                elif event.type == "input_transcript" and event.finished:
-                    printed.append(f"you: {event.text}")
-                elif event.type == "output_transcript" and event.finished:
-                    printed.append(f"agent: {event.text}")
-                elif event.type == "turn_complete":
-                    queue.close()
-        finally:
-            out.close()
-            await app.aclose()
-
-    async with asyncio.timeout(10):
-        await main()
-    assert printed == ["you: what's the weather", "agent: It is sunny"]
-    with wave.open(str(tmp_path / "out.wav"), "rb") as wf:
-        assert wf.getnframes() == round(0.2 * OUTPUT_SAMPLE_RATE)
-    fake.assert_done()
 
 
 async def test_the_guide_event_loop_pattern_runs() -> None:
