@@ -90,8 +90,17 @@ class Conn:
             self.add(recv={"serverContent": {"inputTranscription": transcription}})
         return self
 
-    def say(self, pcm: bytes, text: str, *, finish: bool = True, frames: int | None = None) -> Conn:
-        """Model audio in 100 ms frames with its output transcript spread over them."""
+    def say(
+        self,
+        pcm: bytes,
+        text: str,
+        *,
+        finish: bool = True,
+        frames: int | None = None,
+        continues: bool = False,
+    ) -> Conn:
+        """Model audio in 100 ms frames with its output transcript spread over them
+        (``continues``: the text goes on from an earlier ``say``, so it starts with a space)."""
         size = OUT_RATE * 2 * FRAME_MS // 1000
         chunks = [pcm[i : i + size] for i in range(0, len(pcm), size)]
         if frames is not None:
@@ -107,7 +116,7 @@ class Conn:
             self.add(recv={"serverContent": {"modelTurn": {"parts": [part]}}})
             if i in starts:
                 k = starts[i]
-                out: dict[str, Any] = {"text": (" " if k else "") + pieces[k]}
+                out: dict[str, Any] = {"text": (" " if k or continues else "") + pieces[k]}
                 if finish and k == count - 1:
                     out["finished"] = True
                 self.add(recv={"serverContent": {"outputTranscription": out}})
@@ -230,7 +239,7 @@ def main() -> int:
     half = len(weather) // 4 * 2
     c.say(weather[:half], "It is sunny", finish=False)
     c.handle(None, resumable=False)
-    c.say(weather[half:], "and twenty degrees", finish=False)
+    c.say(weather[half:], "and twenty degrees", finish=False, continues=True)
     c.add(close={"code": 1011, "reason": "Internal error encountered."})
     c2 = Conn(lines, 2).connect(handle="handle-1").setup().handle("handle-2").user_audio(0.5)
     c2.heard("Please repeat that.").say(short_weather, "Sunny, twenty degrees.").done()

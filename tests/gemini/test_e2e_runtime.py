@@ -236,7 +236,7 @@ async def test_non_resumable_update_keeps_the_last_resumable_handle() -> None:
         "audio",
         handle(None, resumable=False),
         "audio",
-        "out:and",
+        "out: and",
         "audio",
         "out: twenty",
         "audio",
