@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import wave
 
 import pytest
@@ -117,3 +119,44 @@ def test_fake_provider_unplayed_script_fails_at_teardown(pytester: pytest.Pytest
     result = pytester.runpytest(*ASYNC)
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*ScriptFailed*"])
+
+
+def test_fixture_without_marker_fails_clearly(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        async def test_it(fake_gemini_server):
+            pass
+        """
+    )
+    result = pytester.runpytest(*ASYNC)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(['*fake_gemini_server needs @pytest.mark.cassette("name")*'])
+
+
+def test_marker_takes_a_relative_path_and_server_options(pytester: pytest.Pytester) -> None:
+    pytester.mkdir("data")
+    (pytester.path / "data" / "x.jsonl").write_text(
+        '{"cassette": 1, "provider": "gemini"}\n{"conn": 1, "connect": {"handle": "h"}}\n'
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.cassette("data/x.jsonl", strict=False)
+        async def test_it(fake_gemini_server):
+            assert fake_gemini_server.strict is False
+            assert fake_gemini_server.cassette.source.endswith("data/x.jsonl")
+        """
+    )
+    result = pytester.runpytest(*ASYNC)
+    result.assert_outcomes(passed=1)  # unplayed line 2, but strict=False
+
+
+def test_importing_the_plugin_stays_light() -> None:
+    code = (
+        "import sys, realtalk_testing.pytest_plugin\n"
+        "heavy = [m for m in ('websockets', 'google.genai', 'trustme',"
+        " 'realtalk_testing.gemini_server', 'realtalk_testing.recorder') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
