@@ -239,3 +239,33 @@ def test_importing_the_command_stays_light() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "argv", "mode"),
+    [
+        (None, [], "offline"),
+        ("k", [], "live"),
+        ("k", ["--offline"], "offline"),
+        ("k", ["--record", "r.jsonl"], "record"),
+        (None, ["--replay", "BUNDLED"], "offline"),
+    ],
+)
+def test_the_mode_follows_the_key_and_the_flags(
+    monkeypatch: pytest.MonkeyPatch, key: str | None, argv: list[str], mode: str
+) -> None:
+    from realtalk.demo.main import _plan
+
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    if key:
+        monkeypatch.setenv("GEMINI_API_KEY", key)
+    argv = [str(_bundled(BUNDLED_CASSETTE)) if a == "BUNDLED" else a for a in argv]
+    plan, info, _notes = _plan(_args(*argv))
+    assert plan.mode == mode
+    assert info.sample_rate == 16000 and info.channels == 1
+    assert (plan.api_key is None) == (mode == "offline")  # a key never reaches a replay
+    assert plan.realtime_pace == (mode != "offline")
+    if mode == "offline":
+        assert plan.cassette is not None and plan.cassette.is_file()
+        assert plan.model == "gemini-2.5-flash-native-audio-preview-12-2025"

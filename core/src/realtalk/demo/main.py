@@ -28,7 +28,7 @@ def _data_file(name: str) -> Path:
     return path
 
 
-def _plan(args: argparse.Namespace, out: TextIO) -> tuple[DemoPlan, WavInfo, list[str]]:
+def _plan(args: argparse.Namespace) -> tuple[DemoPlan, WavInfo, list[str]]:
     key = api_key_from_env()
     if args.record and not key:
         raise DemoError(
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.no_color:
         os.environ["NO_COLOR"] = "1"
     try:
-        plan, info, notes = _plan(args, out)
+        plan, info, notes = _plan(args)
     except (DemoError, AudioFileError) as exc:
         print(f"realtalk demo: {exc}", file=sys.stderr)
         return 2
