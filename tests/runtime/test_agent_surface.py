@@ -15,7 +15,7 @@ from realtalk import (
     tool,
 )
 from realtalk.runtime.prompt import PromptError
-from realtalk_testing import FakeProvider, emit, expect
+from realtalk_testing import FakeProvider, emit, end, expect
 
 from ._support import MODEL, app_for, collect, of_type, types
 
@@ -243,3 +243,39 @@ async def test_the_guide_event_loop_pattern_runs() -> None:
 def test_vad_config_import_is_available() -> None:
     assert VADConfig(enabled=False).enabled is False
     assert of_type([], "x") == []
+
+
+async def test_memory_is_evaluated_at_each_connect_and_may_use_the_store() -> None:
+    from realtalk.runtime.clock import ManualClock
+
+    facts = ["likes tea"]
+    store = {"vip": True}
+
+    def memory(state: object, store: dict[str, bool]) -> list[str]:
+        return [*facts, f"vip={store['vip']}"]
+
+    fake = FakeProvider(
+        [
+            [
+                expect.connect(system_contains="- likes tea\n- vip=True"),
+                emit.session_update("h"),
+                end.drop(),
+            ],
+            [
+                expect.connect(system_contains="- likes coffee"),
+                emit.turn_complete(),
+                expect.close(),
+            ],
+        ]
+    )
+    agent = AudioAgent(MODEL, memory=memory, provider=fake)
+    app = agent.compile(store=store, clock=ManualClock(auto_advance=True))
+
+    def on_event(event: object) -> None:
+        if getattr(event, "type", "") == "session_update":
+            facts[0] = "likes coffee"  # learned mid-session: the next connection knows it
+
+    await collect(
+        app, LiveInputQueue(), {"thread_id": "t"}, on_event=on_event, close_on="turn_complete"
+    )
+    fake.assert_done()

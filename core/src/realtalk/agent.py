@@ -133,7 +133,8 @@ class LiveAgent:
             checkpointer: Persists transcripts, resumption handles and the tool ledger
                 (an object with the checkpointer methods, or a URL such as
                 ``"sqlite:///threads.db"`` opened through the plugins).
-            store: A long-term memory store, kept on the app as ``app.store``.
+            store: A long-term memory store, kept on the app as ``app.store`` and given
+                to ``memory`` callables that take a ``store`` parameter.
             callback_manager: A :class:`~realtalk.runtime.callbacks.CallbackManager` or
                 any object with ``on_*`` lifecycle methods.
             shutdown_timeout: Seconds a session waits, after its queue closes, for the
@@ -349,13 +350,18 @@ class RealtimeApp:
             )
         options = resolve_session_config(self.agent, config)
         realtime_config: RealtimeConfig = options["realtime_config"]
-        system_instruction = build_system_instruction(
-            system_instruction=realtime_config.system_instruction,
-            system_prompt=self.agent.system_prompt,
-            skills=self.agent.skills,
-            memory=self.agent.memory,
-            state=state,
-        )
+
+        def instruction() -> str | None:
+            return build_system_instruction(
+                system_instruction=realtime_config.system_instruction,
+                system_prompt=self.agent.system_prompt,
+                skills=self.agent.skills,
+                memory=self.agent.memory,
+                state=state,
+                store=self.store,
+            )
+
+        system_instruction = instruction()  # a bad prompt fails before the session starts
         provider = self._provider(realtime_config)
         session_config = options["config"]
         return Session(
@@ -366,6 +372,7 @@ class RealtimeApp:
             provider=provider,
             tools=options["tools"],
             system_instruction=system_instruction,
+            instruction_factory=instruction,
             store=ThreadStore(self.checkpointer, session_config),
             callbacks=self.callback_manager,
             clock=self.clock,

@@ -10,6 +10,7 @@ prompt that silently says "{user_name}" to the model is a bug nobody hears.
 
 from __future__ import annotations
 
+import inspect
 import string
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -157,16 +158,17 @@ def render_skills(skills: Any) -> str:
     return "\n".join(lines)
 
 
-def render_memory(memory: Any, state: Any) -> str:
+def render_memory(memory: Any, state: Any, store: Any = None) -> str:
     """Memory as a prompt section.
 
     Accepts a string, a list of strings, a mapping (rendered ``key: value``), or a
-    callable taking the state and returning one of those (evaluated at connect time).
+    callable taking the state and returning one of those (evaluated at each connect).
+    A callable with a ``store`` parameter also receives the app's store.
     """
     if memory is None:
         return ""
     if callable(memory) and not isinstance(memory, Mapping | str):
-        memory = memory(state)
+        memory = memory(state, store=store) if _takes_store(memory) else memory(state)
         if callable(memory):
             raise PromptError("a memory callable must return text, not another callable")
         return render_memory(memory, state)
@@ -177,6 +179,14 @@ def render_memory(memory: Any, state: Any) -> str:
     if isinstance(memory, Iterable):
         return "\n".join(f"- {str(item).strip()}" for item in memory)
     raise PromptError(f"memory must be text, a list, a mapping or a callable, got {memory!r}")
+
+
+def _takes_store(func: Any) -> bool:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == "store" or p.kind is p.VAR_KEYWORD for p in params)
 
 
 def check_prompt(system_prompt: SystemPrompt | None, skills: Any = None) -> None:
@@ -196,6 +206,7 @@ def build_system_instruction(
     skills: Any = None,
     memory: Any = None,
     state: Any = None,
+    store: Any = None,
 ) -> str | None:
     """One system instruction from all parts, placeholders filled; None if all are empty.
 
@@ -215,7 +226,7 @@ def build_system_instruction(
     skill_text = render_skills(skills)
     if skill_text:
         sections.append("Skills you can use:\n" + skill_text)
-    memory_text = render_memory(memory, state)
+    memory_text = render_memory(memory, state, store)
     if memory_text:
         sections.append("What you remember:\n" + memory_text)
     joined = "\n\n".join(s for s in sections if s)

@@ -113,6 +113,7 @@ class Session:
         provider: Provider,
         tools: Sequence[ToolSpec],
         system_instruction: str | None,
+        instruction_factory: Callable[[], str | None] | None = None,
         store: ThreadStore,
         callbacks: CallbackManager,
         clock: Clock,
@@ -128,6 +129,8 @@ class Session:
         self.provider = provider
         self.tools = list(tools)
         self.system_instruction = system_instruction
+        self._instruction_factory = instruction_factory
+        self._connects = 0
         self.store = store
         self.callbacks = callbacks
         self.clock = clock
@@ -362,6 +365,13 @@ class Session:
                 history = await self.store.history()
             except Exception as exc:
                 await self._report("checkpointer_error", f"could not load history: {exc}")
+        self._connects += 1
+        if self._connects > 1 and self._instruction_factory is not None:
+            # memory callables run at each connect: later connections see fresh facts
+            try:
+                self.system_instruction = self._instruction_factory()
+            except Exception as exc:
+                await self._report("prompt_error", f"kept the previous system instruction: {exc}")
         setup = SessionSetup(
             config=self.realtime_config,
             system_instruction=self.system_instruction,
