@@ -132,3 +132,25 @@ async def test_a_change_of_input_rate_mid_stream_keeps_every_sample() -> None:
     await collect(app_for(fake), queue, CONFIG)
     assert fake.connections[0].audio_bytes == 3 * 1600 * 2  # 3 x 0.1 s at 16 kHz
     fake.assert_done()
+
+
+async def test_chunked_resampling_matches_resampling_the_whole_stream() -> None:
+    """Streaming and stateful: chunk edges add nothing (no clicks), the tail is kept."""
+    import numpy as np
+
+    from realtalk.audio import resample_pcm16
+
+    whole = pcm(0.5, 48000)
+    expected = np.frombuffer(resample_pcm16(whole, 48000, 16000), "<i2").astype(int)
+    fake = FakeProvider([expect.audio(min_bytes=2 * len(expected)), expect.close()])
+    queue = LiveInputQueue()
+    step = 2 * 1441  # chunks of an odd number of samples that align with nothing
+    for offset in range(0, len(whole), step):
+        queue.send_audio(whole[offset : offset + step], sample_rate=48000)
+    queue.close()
+    await collect(app_for(fake), queue, CONFIG)
+    sent = b"".join(i.data for i in fake.connections[0].items if isinstance(i, AudioInput))
+    got = np.frombuffer(sent, "<i2").astype(int)
+    assert len(got) == len(expected)
+    assert np.abs(got - expected).max() <= 2  # rounding only: no discontinuity at edges
+    fake.assert_done()
