@@ -75,3 +75,60 @@ async def test_no_tasks_survive_a_consumer_that_stops_early() -> None:
     assert asyncio.all_tasks() == before
     assert fake.connections[0].closed_by_client
     assert app.active_sessions == 0
+
+
+HAVE_PROC = __import__("os").path.isdir("/proc/self/fd")
+
+
+def _open_sockets() -> int:
+    import os
+
+    fds = os.listdir("/proc/self/fd")
+    count = 0
+    for fd in fds:
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue
+    return count
+
+
+async def test_no_sockets_or_tasks_survive_a_real_provider_session() -> None:
+    """The real Gemini plugin and SDK over TLS against FakeGeminiServer: after the
+    session and the server end, every socket and task the session opened is gone."""
+    from pathlib import Path
+
+    import pytest
+
+    if not HAVE_PROC:
+        pytest.skip("counting sockets needs /proc")
+    import realtalk_testing
+    from realtalk import AudioAgent
+
+    cassette = Path(realtalk_testing.__file__).parent / "cassettes" / "spoken_question.jsonl"
+    model = "gemini-live-2.5-flash-preview"
+    await _settle()
+    sockets_before, tasks_before = _open_sockets(), asyncio.all_tasks()
+    async with realtalk_testing.FakeGeminiServer(cassette) as server:
+        await _settle()
+        sockets_serving = _open_sockets()  # the listening socket(s)
+        config = RealtimeConfig(
+            model=model,
+            provider_options={"api_key": "test-key", "http_options": server.http_options},
+        )
+        app = AudioAgent(model, realtime_config=config).compile()
+        queue = LiveInputQueue()
+        queue.send_audio(b"\x01\x00" * 16000)
+        events = await collect(app, queue, {"thread_id": "t"}, close_on="turn_complete")
+        await app.aclose()
+        await server.wait_done()
+        await _settle()
+        # the client closed its end (and the server then its own) before the server ends
+        assert _open_sockets() == sockets_serving
+    await _settle()
+    assert events[-1].type == "session_ended" and events[-1].reason == "closed"
+    assert [e.text for e in events if e.type == "output_transcript" and e.finished] == [
+        "It is sunny and twenty degrees in Paris."
+    ]
+    assert _open_sockets() == sockets_before
+    assert asyncio.all_tasks() == tasks_before
