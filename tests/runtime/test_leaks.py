@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from realtalk import LiveInputQueue, RealtimeConfig, ReconnectConfig
 from realtalk.events import RealtimeEvent
@@ -77,12 +78,10 @@ async def test_no_tasks_survive_a_consumer_that_stops_early() -> None:
     assert app.active_sessions == 0
 
 
-HAVE_PROC = __import__("os").path.isdir("/proc/self/fd")
+HAVE_PROC = os.path.isdir("/proc/self/fd")
 
 
 def _open_sockets() -> int:
-    import os
-
     fds = os.listdir("/proc/self/fd")
     count = 0
     for fd in fds:
