@@ -221,3 +221,51 @@ async def test_a_provider_without_resumption_is_never_offered_a_handle() -> None
         on_event=on_event,
     )
     fake.assert_done()
+
+
+async def test_a_rejected_handle_signalled_by_a_close_reconnects_fresh_at_once() -> None:
+    from realtalk.provider import DisconnectKind
+
+    clock = ManualClock(auto_advance=True)
+    fake = FakeProvider(
+        [
+            [
+                emit.session_update("h1"),
+                emit.input_transcript("hello"),
+                emit.turn_complete(),
+                end.drop(),
+            ],
+            [
+                expect.connect(handle="h1"),
+                end.close(1008, "handle expired", kind=DisconnectKind.REJECTED_HANDLE),
+            ],
+            [expect.connect(handle=None, history=1), emit.turn_complete(), expect.close()],
+        ]
+    )
+    turns = 0
+    queue = LiveInputQueue()
+
+    def on_event(event: object) -> None:
+        nonlocal turns
+        if getattr(event, "type", "") == "turn_complete":
+            turns += 1
+            if turns == 2:
+                queue.close()
+
+    events = await collect(
+        app_for(fake, config=FAST, clock=clock), queue, CONFIG, on_event=on_event
+    )
+    assert [(r.attempt, r.resumed) for r in of_type(events, "reconnected")] == [
+        (1, True),
+        (1, False),
+    ]
+    assert clock.sleeps == [0.1]  # the drop backs off; the rejection reconnects at once
+    fake.assert_done()
+
+
+async def test_a_fatal_provider_error_event_ends_the_session() -> None:
+    fake = FakeProvider([emit.error("quota_exceeded", "out of quota", fatal=True), expect.close()])
+    events = await collect(app_for(fake), LiveInputQueue(), CONFIG)
+    assert [e.type for e in events][-2:] == ["error", "session_ended"]
+    assert of_type(events, "session_ended")[0].reason == "error"
+    fake.assert_done()
