@@ -191,3 +191,55 @@ async def test_a_failing_checkpointer_write_is_reported_not_fatal() -> None:
     assert "disk full" in errors[0].message
     assert of_type(events, "session_ended")[0].reason == "closed"
     fake.assert_done()
+
+
+class AgentflowStyleCheckpointer:
+    """Only the four method names Agentflow checkpointers have."""
+
+    def __init__(self) -> None:
+        from realtalk.messages import ThreadInfo
+
+        self.messages: list[Message] = []
+        self.threads: dict[str, ThreadInfo] = {}
+
+    async def aput_messages(self, config: dict[str, Any], messages: Any) -> None:
+        known = {m.id for m in self.messages}
+        self.messages.extend(m for m in messages if m.id not in known)
+
+    async def alist_messages(
+        self, config: dict[str, Any], *, offset: int = 0, limit: int | None = None
+    ) -> list[Message]:
+        return self.messages[offset:][:limit]
+
+    async def aget_thread(self, config: dict[str, Any]) -> Any:
+        return self.threads.get(config["thread_id"])
+
+    async def aput_thread(self, config: dict[str, Any], thread: Any) -> None:
+        self.threads[config["thread_id"]] = thread
+
+
+async def test_an_agentflow_style_checkpointer_works() -> None:
+    checkpointer = AgentflowStyleCheckpointer()
+    fake = FakeProvider(
+        [
+            emit.session_update("h1"),
+            emit.tool_call("c1", "get_weather", {"city": "Oslo"}),
+            expect.tool_result("c1"),
+            emit.tool_call("c1", "get_weather", {"city": "Oslo"}),  # repeated: not run again
+            emit.output_transcript("Sunny", finished=True),
+            emit.turn_complete(),
+            expect.close(),
+        ]
+    )
+    app = app_for(fake, tools=[get_weather], checkpointer=checkpointer)
+    await collect(
+        app, LiveInputQueue(), {"thread_id": "t", "user_id": "u1"}, close_on="turn_complete"
+    )
+    assert checkpointer.threads["t"].metadata == {"resumption_handle": "h1"}
+    assert checkpointer.threads["t"].user_id == "u1"
+    assert [m.role for m in checkpointer.messages] == ["assistant", "tool", "assistant"]
+    fake.assert_done()
+    import pytest
+
+    with pytest.raises(TypeError, match="aput_thread"):
+        app_for(fake, checkpointer=object())

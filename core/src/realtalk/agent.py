@@ -24,7 +24,7 @@ from .events import RealtimeEvent
 from .provider import Provider
 from .runtime.callbacks import CallbackManager
 from .runtime.clock import Clock, SystemClock
-from .runtime.persistence import ThreadStore
+from .runtime.persistence import ThreadStore, missing_methods
 from .runtime.prompt import SystemPrompt, build_system_instruction, check_prompt
 from .runtime.session import Session
 from .tools import ToolSpec, tool_specs
@@ -226,9 +226,7 @@ class RealtimeApp:
         if isinstance(checkpointer, str):
             self._checkpointer_url = checkpointer
         elif checkpointer is not None:
-            missing = [
-                m for m in _CHECKPOINTER_METHODS if not callable(getattr(checkpointer, m, None))
-            ]
+            missing = missing_methods(checkpointer)
             if missing:
                 raise TypeError(
                     f"checkpointer {type(checkpointer).__name__} lacks {', '.join(missing)}: "
@@ -389,20 +387,6 @@ class RealtimeApp:
 
         record = resolve_provider(realtime_config.model, realtime_config.provider)
         return record.factory()
-
-
-_CHECKPOINTER_METHODS = (
-    "aput_messages",
-    "alist_messages",
-    "aget_thread",
-    "aput_thread",
-    "aupdate_thread_metadata",
-    "aledger_start",
-    "aledger_finish",
-    "aledger_mark_delivered",
-    "aledger_get",
-    "aledger_undelivered",
-)
 
 
 def resolve_session_config(agent: LiveAgent, config: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -5,6 +5,10 @@ a checkpointer everything survives the process (the same ``thread_id`` resumes l
 without one the same rules hold for the lifetime of the session, in memory, so a session
 behaves identically either way. Writes are serialised so messages land in the order the
 session produced them.
+
+An Agentflow-style checkpointer (only ``aput_messages``, ``alist_messages``,
+``aget_thread``, ``aput_thread``) works too: thread metadata is then merged through
+``aget_thread``/``aput_thread``, and the tool ledger lives in memory for the session.
 """
 
 from __future__ import annotations
@@ -18,6 +22,23 @@ from ..messages import Message, ThreadInfo
 HANDLE_KEY = "resumption_handle"
 """Thread metadata key holding the newest resumable handle."""
 
+REQUIRED_METHODS = ("aput_messages", "alist_messages", "aget_thread", "aput_thread")
+"""What any checkpointer must have (the Agentflow names)."""
+
+LEDGER_METHODS = (
+    "aledger_start",
+    "aledger_finish",
+    "aledger_mark_delivered",
+    "aledger_get",
+    "aledger_undelivered",
+)
+"""realtalk's tool ledger; without it, exactly-once holds within a session only."""
+
+
+def missing_methods(checkpointer: Any) -> list[str]:
+    """The required checkpointer methods ``checkpointer`` lacks."""
+    return [m for m in REQUIRED_METHODS if not callable(getattr(checkpointer, m, None))]
+
 
 class ThreadStore:
     """One thread's persistence, for one session."""
@@ -29,6 +50,12 @@ class ThreadStore:
     ) -> None:
         self.checkpointer = checkpointer
         self.config = config
+        self._durable_ledger = checkpointer is not None and all(
+            callable(getattr(checkpointer, m, None)) for m in LEDGER_METHODS
+        )
+        self._merge_metadata = checkpointer is not None and callable(
+            getattr(checkpointer, "aupdate_thread_metadata", None)
+        )
         self._lock = asyncio.Lock()
         self._messages: list[Message] = []  # this session's messages (no checkpointer)
         self._ledger: dict[str, LedgerEntry] = {}  # in-memory ledger (no checkpointer)
@@ -59,7 +86,16 @@ class ThreadStore:
         if self.checkpointer is None:
             return
         async with self._lock:
-            await self.checkpointer.aupdate_thread_metadata(self.config, **{HANDLE_KEY: handle})
+            if self._merge_metadata:
+                await self.checkpointer.aupdate_thread_metadata(self.config, **{HANDLE_KEY: handle})
+                return
+            thread = await self.checkpointer.aget_thread(self.config)
+            if thread is None:
+                thread = ThreadInfo(thread_id=self.config["thread_id"])
+            metadata = {**thread.metadata, HANDLE_KEY: handle}
+            await self.checkpointer.aput_thread(
+                self.config, thread.model_copy(update={"metadata": metadata})
+            )
 
     async def put(self, messages: list[Message]) -> None:
         """Append messages in order (ids already stored are skipped by the checkpointer)."""
@@ -81,7 +117,8 @@ class ThreadStore:
     # -- tool ledger ---------------------------------------------------------------------
 
     async def ledger_start(self, call_id: str, name: str, args: dict[str, Any]) -> bool:
-        if self.checkpointer is not None:
+        if self._durable_ledger:
+            assert self.checkpointer is not None
             return await self.checkpointer.aledger_start(self.config, call_id, name, args)
         if call_id in self._ledger:
             return False
@@ -91,7 +128,8 @@ class ThreadStore:
         return True
 
     async def ledger_finish(self, call_id: str, *, result: Any, error: str | None) -> None:
-        if self.checkpointer is not None:
+        if self._durable_ledger:
+            assert self.checkpointer is not None
             await self.checkpointer.aledger_finish(self.config, call_id, result=result, error=error)
             return
         entry = self._ledger[call_id]
@@ -100,7 +138,8 @@ class ThreadStore:
         )
 
     async def ledger_mark_delivered(self, call_id: str) -> None:
-        if self.checkpointer is not None:
+        if self._durable_ledger:
+            assert self.checkpointer is not None
             await self.checkpointer.aledger_mark_delivered(self.config, call_id)
             return
         entry = self._ledger.get(call_id)
@@ -108,14 +147,16 @@ class ThreadStore:
             self._ledger[call_id] = entry.model_copy(update={"delivered": True})
 
     async def ledger_get(self, call_id: str) -> LedgerEntry | None:
-        if self.checkpointer is not None:
+        if self._durable_ledger:
+            assert self.checkpointer is not None
             return await self.checkpointer.aledger_get(self.config, call_id)
         return self._ledger.get(call_id)
 
     async def ledger_undelivered(self) -> list[LedgerEntry]:
-        if self.checkpointer is not None:
+        if self._durable_ledger:
+            assert self.checkpointer is not None
             return await self.checkpointer.aledger_undelivered(self.config)
         return [e for e in self._ledger.values() if e.status == "finished" and not e.delivered]
 
 
-__all__ = ["HANDLE_KEY", "ThreadStore"]
+__all__ = ["HANDLE_KEY", "LEDGER_METHODS", "REQUIRED_METHODS", "ThreadStore", "missing_methods"]
