@@ -181,3 +181,23 @@ def test_callback_manager_rejects_objects_without_callbacks() -> None:
     assert manager.handlers == [handler]
     manager.remove(handler)
     assert manager.handlers == []
+
+
+async def test_callbacks_never_see_provider_secrets() -> None:
+    recorder = Recorder()
+    fake = FakeProvider([expect.close()])
+    queue = LiveInputQueue()
+    queue.close()
+    config = {
+        "thread_id": "t",
+        "provider_options": {"api_key": "sk-secret"},
+        "realtime_config": {"provider_options": {"api_key": "sk-secret"}},
+    }
+    app = app_for(fake, callback_manager=recorder)
+    await collect(app, queue, config)
+    seen = dict(recorder.calls)["session_start"]["config"]
+    assert "sk-secret" not in repr(seen)
+    assert seen["provider_options"] == {"api_key": "<redacted>"}
+    # the provider itself still gets the key
+    assert fake.connections[0].setup.config.provider_options["api_key"] == "sk-secret"
+    fake.assert_done()

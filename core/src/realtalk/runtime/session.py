@@ -215,7 +215,7 @@ class Session:
         reason = "closed"
         try:
             self._emit(SessionStartedEvent(thread_id=self.thread_id))
-            await self._fire("session_start", config=self.config)
+            await self._fire("session_start", config=public_config(self.config))
             await self._prepare()
             self._pump_task = asyncio.create_task(self._pump(), name="realtalk-input-pump")
             reason = await self._supervise()
@@ -954,6 +954,27 @@ class Session:
         self._emit(ErrorEvent(code="callback_error", message=f"{where} raised {describe(exc)}"))
 
 
+def public_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The session config without secrets, for callbacks and plugins (which may log it):
+    ``provider_options`` values (API keys, credentials) are redacted."""
+
+    def redact(options: Any) -> Any:
+        if isinstance(options, dict):
+            return {key: "<redacted>" for key in options}
+        return "<redacted>"
+
+    out = dict(config)
+    if "provider_options" in out:
+        out["provider_options"] = redact(out["provider_options"])
+    nested = out.get("realtime_config")
+    if isinstance(nested, dict) and "provider_options" in nested:
+        out["realtime_config"] = {
+            **nested,
+            "provider_options": redact(nested["provider_options"]),
+        }
+    return out
+
+
 CLOSE_TIMEOUT = 5.0
 """Seconds a provider connection gets to close before it is abandoned."""
 
@@ -974,4 +995,4 @@ def _as_disconnect(exc: BaseException) -> ProviderDisconnected:
     return ProviderDisconnected(DisconnectKind.TRANSIENT, reason=f"{type(exc).__name__}: {exc}")
 
 
-__all__ = ["CLOSE_TIMEOUT", "ROTATION_MARGIN", "Session"]
+__all__ = ["CLOSE_TIMEOUT", "ROTATION_MARGIN", "Session", "public_config"]
