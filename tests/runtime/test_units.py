@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -135,3 +136,60 @@ def test_memory_shapes() -> None:
     assert render_memory(lambda s: "from state " + s["k"], {"k": "v"}) == "from state v"
     with pytest.raises(PromptError):
         render_memory(42, None)
+
+
+def _event(kind: str, text: str) -> Any:
+    if kind == "in":
+        return InputTranscriptEvent(text=text)
+    if kind == "out":
+        return OutputTranscriptEvent(text=text)
+    if kind == "text":
+        return TextDeltaEvent(text=text)
+    if kind == "audio":
+        return AudioDeltaEvent(data=b"\0\0")
+    if kind == "tool":
+        return ToolCallEvent(id="c", name="n")
+    return TurnCompleteEvent() if kind == "turn" else InterruptedEvent()
+
+
+def test_tracker_persists_every_fragment_exactly_once_in_order() -> None:
+    """Whatever the interleaving of fragments and boundaries, each role's persisted text
+    is exactly its fragments in order, and each finished event matches a message."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    word = st.text(alphabet="abcxyz", min_size=1, max_size=4)
+    step = st.one_of(
+        st.tuples(st.just("in"), word),
+        st.tuples(st.just("out"), word),
+        st.tuples(st.just("text"), word),
+        st.tuples(st.sampled_from(["audio", "tool", "turn", "interrupt"]), st.just("")),
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(step, max_size=30))
+    def check(steps: list[tuple[str, str]]) -> None:
+        t = TranscriptTracker()
+        outputs: list[object] = []
+        sent: dict[str, list[str]] = {"user": [], "assistant": []}
+        for kind, text in steps:
+            event = _event(kind, " " + text)
+            if kind == "in":
+                sent["user"].append(text)
+            elif kind in ("out", "text"):
+                sent["assistant"].append(text)
+            outputs += t.on_event(event)
+        outputs += t.finish_all()
+        messages = [o for o in outputs if isinstance(o, Message)]
+        for role in ("user", "assistant"):
+            words = " ".join(m.text_content for m in messages if m.role == role).split()
+            assert words == sent[role]
+        finished = [
+            o.text
+            for o in outputs
+            if isinstance(o, InputTranscriptEvent | OutputTranscriptEvent) and o.finished
+        ]
+        spoken = [m.text_content for m in messages if m.metadata["modality"] == "audio"]
+        assert finished == spoken
+
+    check()

@@ -71,7 +71,7 @@ class TranscriptTracker:
                 out.append(event)
             return out
         if isinstance(event, OutputTranscriptEvent):
-            out += self.finish_user()
+            out += self.finish_user() + self.finish_text()  # keep the agent's order
             if event.finished:
                 out += self.finish_agent(event.text)
             else:
@@ -79,7 +79,7 @@ class TranscriptTracker:
                 out.append(event)
             return out
         if isinstance(event, TextDeltaEvent):
-            out += self.finish_user()
+            out += self.finish_user() + self.finish_agent()
             self.text.add(event.text)
             out.append(event)
             return out
