@@ -166,7 +166,7 @@ def test_tracker_persists_every_fragment_exactly_once_in_order() -> None:
         st.tuples(st.sampled_from(["audio", "tool", "turn", "interrupt"]), st.just("")),
     )
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=300, deadline=None, derandomize=True, database=None)
     @given(st.lists(step, max_size=30))
     def check(steps: list[tuple[str, str]]) -> None:
         t = TranscriptTracker()
