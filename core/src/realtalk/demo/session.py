@@ -28,6 +28,10 @@ DEFAULT_LIVE_MODEL = "gemini"
 """The Gemini plugin's alias for its default Live model (or ``GEMINI_LIVE_MODEL``)."""
 
 CHUNK_SECONDS = 0.1
+TRAILING_SILENCE_SECONDS = 0.8
+"""Silence after the question, as a microphone would send: server-side voice activity
+detection ends the turn on it. Sent in every mode, so a session recorded live and its
+replay see the same input."""
 
 
 class DemoError(Exception):
@@ -108,18 +112,17 @@ async def _endpoint(plan: DemoPlan) -> AsyncIterator[tuple[dict[str, Any], Any]]
         yield {"api_key": plan.api_key}, None
 
 
-async def _feed(queue: Any, plan: DemoPlan, stats: SessionStats) -> None:
-    """Stream the question in 100 ms chunks (at speaking pace when live), then end it."""
+def input_audio(question: bytes) -> bytes:
+    """What the demo streams: the question, then a moment of silence."""
+    return question + b"\x00\x00" * int(INPUT_SAMPLE_RATE * TRAILING_SILENCE_SECONDS)
+
+
+async def _feed(queue: Any, pcm: bytes, plan: DemoPlan, stats: SessionStats) -> None:
+    """Stream ``pcm`` in 100 ms chunks (at speaking pace when live), then end the stream."""
     chunk = int(INPUT_SAMPLE_RATE * CHUNK_SECONDS) * 2
-    pcm = plan.question
     for start in range(0, len(pcm), chunk):
         queue.send_audio(pcm[start : start + chunk], sample_rate=INPUT_SAMPLE_RATE)
         if plan.realtime_pace:
-            await asyncio.sleep(CHUNK_SECONDS)
-    if plan.realtime_pace:  # a moment of silence lets server-side VAD close the turn
-        silence = b"\x00\x00" * int(INPUT_SAMPLE_RATE * CHUNK_SECONDS)
-        for _ in range(8):
-            queue.send_audio(silence, sample_rate=INPUT_SAMPLE_RATE)
             await asyncio.sleep(CHUNK_SECONDS)
     queue.send_audio_stream_end()
     stats.input_finished()
@@ -130,7 +133,8 @@ async def run_session(plan: DemoPlan, out: TextIO) -> DemoResult:
     from ..queue import LiveInputQueue
 
     stats = SessionStats()
-    stats.audio_in_seconds = pcm16_seconds(len(plan.question), INPUT_SAMPLE_RATE)
+    pcm = input_audio(plan.question)
+    stats.audio_in_seconds = pcm16_seconds(len(pcm), INPUT_SAMPLE_RATE)
     printer = EventPrinter(out)
     audio = bytearray()
     rate = 24000
@@ -138,9 +142,8 @@ async def run_session(plan: DemoPlan, out: TextIO) -> DemoResult:
     async with _endpoint(plan) as (provider_options, endpoint):
         app = build_app(plan.model, provider_options, plan.voice)
         queue = LiveInputQueue(maxsize=10_000)
-        feeder = asyncio.create_task(_feed(queue, plan, stats))
-        answered = False
-        rotating = False
+        feeder = asyncio.create_task(_feed(queue, pcm, plan, stats))
+        spoke = answered = rotating = False
         try:
             async with asyncio.timeout(plan.timeout):
                 thread = {"thread_id": f"demo-{uuid.uuid4().hex[:8]}"}
@@ -150,14 +153,17 @@ async def run_session(plan: DemoPlan, out: TextIO) -> DemoResult:
                     if event.type == "audio_delta":
                         audio += event.data
                         rate = event.sample_rate
+                    if event.type in ("audio_delta", "output_transcript", "text_delta"):
+                        spoke = True
                     elif event.type == "go_away":
                         rotating = True
                     elif event.type == "reconnected":
                         rotating = False
-                    elif event.type == "turn_complete" and stats.input_done_at is not None:
+                    elif event.type == "turn_complete" and spoke:
                         answered = True
                     # One question, one answer: end the input once the answer is complete
-                    # (never in the middle of a connection rotation).
+                    # (never in the middle of a connection rotation). Input still being
+                    # streamed after that is dropped by the closed queue.
                     if answered and not rotating and not queue.closed:
                         queue.close()
         except TimeoutError:
