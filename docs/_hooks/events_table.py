@@ -52,13 +52,11 @@ def _default(field: Any) -> str:
 
 
 def events_table() -> str:
-    rows = ["| `type` | class | fields | what it means |", "| --- | --- | --- | --- |"]
+    rows = ["| `type` | fields | what it means |", "| --- | --- | --- |"]
     for cls in _event_classes():
         fields = ", ".join(f"`{n}`" for n in cls.model_fields if n != "type") or "-"
-        rows.append(
-            f"| [`{_event_type(cls)}`](#{_event_type(cls).replace('_', '-')}) | "
-            f"`{cls.__name__}` | {fields} | {_summary(cls)} |"
-        )
+        kind = _event_type(cls)
+        rows.append(f"| [`{kind}`](#{kind.replace('_', '-')}) | {fields} | {_summary(cls)} |")
     return "\n".join(rows)
 
 
