@@ -29,6 +29,10 @@ def _data_file(name: str) -> Path:
 
 
 def _plan(args: argparse.Namespace) -> tuple[DemoPlan, WavInfo, list[str]]:
+    if args.output_rate is not None and not 8000 <= args.output_rate <= 192_000:
+        raise DemoError(f"--output-rate {args.output_rate}: use a rate from 8000 to 192000 Hz")
+    if not 1 <= args.output_channels <= 8:
+        raise DemoError(f"--output-channels {args.output_channels}: use 1 to 8 channels")
     key = api_key_from_env()
     if args.record and not key:
         raise DemoError(
