@@ -193,3 +193,32 @@ def test_tracker_persists_every_fragment_exactly_once_in_order() -> None:
         assert finished == spoken
 
     check()
+
+
+def test_input_buffer_drops_oldest_audio_never_control_items() -> None:
+    from realtalk.inputs import AudioInput, TextInput
+    from realtalk.runtime.input import InputBuffer
+
+    buffer = InputBuffer(seconds=0.1, rate=16000)  # 3200 bytes of audio
+    chunks = [AudioInput(data=bytes([i]) * 1600, sample_rate=16000) for i in range(4)]
+    buffer.append(chunks[0])
+    buffer.append(TextInput("keep me"))
+    for chunk in chunks[1:]:
+        buffer.append(chunk)
+    assert list(buffer) == [TextInput("keep me"), chunks[2], chunks[3]]
+    assert buffer.take_drops() == (2, 3200) and buffer.take_drops() == (0, 0)
+    assert buffer.ends_a_turn() and buffer.audio_bytes == 3200
+    buffer.popleft()
+    assert not buffer.ends_a_turn()
+
+
+def test_audio_adapter_passes_matching_audio_through_untouched() -> None:
+    from realtalk.inputs import AudioInput
+    from realtalk.runtime.input import AudioAdapter
+
+    adapter = AudioAdapter(16000)
+    item = AudioInput(data=b"\x01\x00" * 160, sample_rate=16000)
+    assert adapter.adapt(item) is item
+    assert adapter.flush() is None
+    with pytest.raises(ValueError, match="even number"):
+        adapter.adapt(AudioInput(data=b"\x01", sample_rate=16000))

@@ -21,11 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
-from ..audio import StreamResampler, pcm16_bytes, validate_pcm16
 from ..config import RealtimeConfig
 from ..events import (
     AudioDeltaEvent,
@@ -67,6 +65,7 @@ from ..provider import (
 from ..tools import ToolSpec
 from .callbacks import CallbackManager, fire
 from .clock import Clock
+from .input import AudioAdapter, InputBuffer
 from .persistence import ThreadStore
 from .reconnect import ReconnectPolicy
 from .tool_runner import ToolOutcome, ToolRunner, describe
@@ -161,15 +160,11 @@ class Session:
         self._go_away_gen: int | None = None
         self._fresh_failures = 0
 
-        self._buffer: deque[InputItem] = deque()
-        self._buffer_audio = 0
-        self._buffer_limit = pcm16_bytes(
+        self._buffer = InputBuffer(
             realtime_config.reconnect.buffer_seconds, self.capabilities.input_sample_rate
         )
-        self._dropped_chunks = 0
-        self._dropped_bytes = 0
+        self._audio = AudioAdapter(self.capabilities.input_sample_rate)
         self._queue_drops_seen = (0, 0)
-        self._resamplers: dict[int, StreamResampler] = {}
 
         self._input_closed = False
         self._turn_active = False
@@ -402,7 +397,7 @@ class Session:
             # a fresh connection does not continue the turn that was in flight
             await self._apply(self.tracker.finish_all(interrupted=True))
             self._turn_active = False
-            self._awaiting_reply = any(isinstance(i, TextInput | ActivityEnd) for i in self._buffer)
+            self._awaiting_reply = self._buffer.ends_a_turn()
         async with self._send_lock:
             self._gen += 1
             gen = self._gen
@@ -429,15 +424,13 @@ class Session:
                 self._delivered.add(entry.call_id)
                 await self._ledger_delivered(entry.call_id)
             while self._buffer and not self._disconnected(gen):
-                item = self._buffer[0]
+                item = self._buffer.peek()
                 try:
                     await conn.send(item)
                 except Exception as exc:
                     self._note_disconnect(gen, _as_disconnect(exc))
                     break
                 self._buffer.popleft()
-                if isinstance(item, AudioInput):
-                    self._buffer_audio -= len(item.data)
             self._conn = conn
         self._report_buffer_drops()
         self._recv_task = asyncio.create_task(
@@ -528,40 +521,19 @@ class Session:
                 self._awaiting_reply = True  # the user ended a turn: a reply is due
             await self._send_input(prepared)
         self._report_queue_drops()
-        tail = self._flush_resamplers()
-        if tail:
-            await self._send_input(
-                AudioInput(data=tail, sample_rate=self.capabilities.input_sample_rate)
-            )
-
-    def _flush_resamplers(self) -> bytes:
-        """The audio the resamplers still hold (the end of a stream); forgets them."""
-        tail = b"".join(r.flush() for r in self._resamplers.values())
-        self._resamplers.clear()
-        return tail
+        tail = self._audio.flush()
+        if tail is not None:
+            await self._send_input(tail)
 
     async def _prepare_input(self, item: Any) -> InputItem | None:
         """Validate one queued item and adapt it to the provider; None drops it."""
         caps = self.capabilities
         if isinstance(item, AudioInput):
             try:
-                validate_pcm16(item.data, item.sample_rate)
-                resampler = self._resamplers.get(item.sample_rate)
-                # a change of input rate ends the previous stream: flush its tail first
-                data = b"" if resampler is not None else self._flush_resamplers()
-                if item.sample_rate == caps.input_sample_rate:
-                    if not data:
-                        return item
-                    data += item.data
-                else:
-                    if resampler is None:
-                        resampler = StreamResampler(item.sample_rate, caps.input_sample_rate)
-                        self._resamplers[item.sample_rate] = resampler
-                    data += resampler.process(item.data)
+                return self._audio.adapt(item)
             except ValueError as exc:
                 await self._report("invalid_audio", f"audio chunk dropped: {exc}")
                 return None
-            return AudioInput(data=data, sample_rate=caps.input_sample_rate) if data else None
         if isinstance(item, ImageInput) and not caps.images:
             await self._report(
                 "unsupported_input",
@@ -586,41 +558,26 @@ class Session:
         async with self._send_lock:
             conn = self._conn
             if conn is None:
-                self._buffer_item(item)
+                self._buffer.append(item)
                 return
             try:
                 await conn.send(item)
             except ValueError as exc:  # the provider refuses this item; the rest goes on
                 await self._report("invalid_input", f"{item.kind} rejected: {exc}")
             except Exception as exc:
-                self._buffer_item(item)
+                self._buffer.append(item)
                 self._note_disconnect(self._gen, _as_disconnect(exc))
 
-    def _buffer_item(self, item: InputItem) -> None:
-        """Keep input for the next connection; the oldest audio goes when over budget."""
-        self._buffer.append(item)
-        if not isinstance(item, AudioInput):
-            return
-        self._buffer_audio += len(item.data)
-        while self._buffer_audio > self._buffer_limit:
-            oldest = next((i for i in self._buffer if isinstance(i, AudioInput)), None)
-            if oldest is None:
-                break
-            self._buffer.remove(oldest)
-            self._buffer_audio -= len(oldest.data)
-            self._dropped_chunks += 1
-            self._dropped_bytes += len(oldest.data)
-
     def _report_buffer_drops(self) -> None:
-        if self._dropped_chunks:
+        chunks, nbytes = self._buffer.take_drops()
+        if chunks:
             self._emit(
                 InputDroppedEvent(
-                    audio_chunks=self._dropped_chunks,
-                    audio_bytes=self._dropped_bytes,
+                    audio_chunks=chunks,
+                    audio_bytes=nbytes,
                     reason="disconnected: more audio arrived than reconnect.buffer_seconds holds",
                 )
             )
-            self._dropped_chunks = self._dropped_bytes = 0
 
     def _report_queue_drops(self) -> None:
         chunks = getattr(self.queue, "dropped_audio_chunks", 0)
