@@ -12,13 +12,15 @@ import httpx
 import pytest
 
 from realtalk.bridge import BridgeConfig, create_app
+from realtalk.bridge.auth import Principal
 from realtalk.bridge.limits import (
     InputRateLimiter,
     LimitsConfig,
     SendQueue,
-    SlowConsumer,
     TokenBucket,
 )
+from realtalk.bridge.protocol import DEFAULT_OVERRIDES
+from realtalk.bridge.session import LiveSession
 from realtalk.events import (
     AudioDeltaEvent,
     OutputTranscriptEvent,
@@ -26,8 +28,17 @@ from realtalk.events import (
     SessionStartedEvent,
     TurnCompleteEvent,
 )
+from realtalk.queue import LiveInputQueue
 
-from ._support import EchoApp, bridge_server, connect, live_url, recv_json, recv_until, serve
+from ._support import (
+    EchoApp,
+    bridge_server,
+    connect,
+    live_url,
+    recv_json,
+    recv_until,
+    serve,
+)
 
 
 def limits(**values: Any) -> BridgeConfig:
@@ -71,7 +82,7 @@ def test_input_rate_limiter_counts_bytes_and_frames() -> None:
 
 
 async def test_send_queue_drops_oldest_audio_never_events() -> None:
-    queue = SendQueue(max_frames=3, hard_limit=5)
+    queue = SendQueue(max_frames=3)
     queue.put("a")
     queue.put(b"1")
     queue.put(b"22")
@@ -82,12 +93,17 @@ async def test_send_queue_drops_oldest_audio_never_events() -> None:
     assert report is not None and (report.chunks, report.nbytes) == (2, 3)
     assert queue.take_drop_report() is None
     queue.put("c")  # full of events except b"333": it goes
+    assert queue.events_waiting == 3
+    queue.put(b"4")  # no audio left to drop: the new chunk is dropped instead
+    assert queue.dropped_chunks == 4
+    room = asyncio.create_task(queue.wait_for_room())
+    await asyncio.sleep(0)
+    assert not room.done()  # the producer waits for the reader
+    assert await queue.get() == "a"
+    await room
     queue.put("d")
-    queue.put("e")  # events may exceed max_frames up to hard_limit
-    with pytest.raises(SlowConsumer):
-        queue.put("f")
     queue.close()
-    assert [await queue.get() for _ in range(6)] == ["a", "b", "c", "d", "e", None]
+    assert [await queue.get() for _ in range(4)] == ["b", "c", "d", None]
 
 
 # ---------------------------------------------------------------- over the wire
@@ -112,7 +128,7 @@ async def test_byte_flood_closes_4429(echo_app: EchoApp) -> None:
         for _ in range(20):
             await ws.send(b"\x00" * 2000)
         await expect_close(ws, 4429, "rate_limited")
-    assert 1 <= len(echo_app.items) <= 3
+    assert len(echo_app.items) <= 3  # the flood never reached the session
 
 
 async def test_frame_flood_closes_4429(echo_app: EchoApp) -> None:
@@ -166,52 +182,131 @@ class BurstApp:
         self.count = count
         self.text = text
         self.emitted = asyncio.Event()
+        self.closed = asyncio.Event()
 
     async def arealtime(self, queue: Any, config: dict[str, Any]) -> AsyncIterator[Any]:
-        yield SessionStartedEvent(thread_id=config["thread_id"])
-        await queue.get()  # the client's cue
-        for index in range(self.count):
-            if self.text:
-                yield OutputTranscriptEvent(text=f"{index:05d}" + "x" * 10_000)
-            else:
-                yield AudioDeltaEvent(data=index.to_bytes(4, "little") * 12_000)
-        self.emitted.set()
-        yield TurnCompleteEvent()
-        async for _ in queue:
-            pass
-        yield SessionEndedEvent()
+        try:
+            yield SessionStartedEvent(thread_id=config["thread_id"])
+            await queue.get()  # the client's cue
+            for index in range(self.count):
+                if self.text:
+                    yield OutputTranscriptEvent(text=f"{index:05d}" + "x" * 10_000)
+                else:
+                    yield AudioDeltaEvent(data=index.to_bytes(4, "little") * 12_000)
+            self.emitted.set()
+            yield TurnCompleteEvent()
+            async for _ in queue:
+                pass
+            yield SessionEndedEvent()
+        finally:
+            self.closed.set()
+
+
+class StallingSocket:
+    """A stand-in for Starlette's WebSocket whose client reads only while ``flowing`` is set.
+
+    A real client library buffers megabytes before the server feels it stop reading;
+    this double makes "the client stopped reading" exact and instant.
+    """
+
+    def __init__(self, *texts: str) -> None:
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        for text in texts:
+            self.push(text)
+        self.flowing = asyncio.Event()
+        self.sent: list[str | bytes] = []
+        self.closed_with: tuple[int, str | None] | None = None
+
+    def push(self, text: str) -> None:
+        self.inbox.put_nowait({"type": "websocket.receive", "text": text})
+
+    async def receive(self) -> dict[str, Any]:
+        return await self.inbox.get()
+
+    async def send_text(self, data: str) -> None:
+        await self.flowing.wait()
+        self.sent.append(data)
+
+    async def send_bytes(self, data: bytes) -> None:
+        await self.flowing.wait()
+        self.sent.append(data)
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed_with = (code, reason)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(f) for f in self.sent if isinstance(f, str)]
+
+
+def stalled_session(app: Any, ws: StallingSocket, **limit_values: Any) -> LiveSession:
+    return LiveSession(
+        ws,  # type: ignore[arg-type]
+        app=app,
+        principal=Principal(user_id=None, method="none"),
+        limits=LimitsConfig(**limit_values),
+        allowed_overrides=frozenset(DEFAULT_OVERRIDES),
+        queue_factory=LiveInputQueue,
+    )
 
 
 async def test_slow_reader_loses_oldest_audio_counted_and_reported() -> None:
-    app = BurstApp(400)  # 400 s of audio, 19.2 MB: far beyond socket buffers
-    asgi = create_app(limits(send_queue_frames=8), app=app)
-    async with serve(asgi) as addr:
-        async with connect(live_url(addr), max_queue=1, max_size=None) as ws:
-            await ws.send("{}")
-            await recv_json(ws)
-            await ws.send('{"type": "text", "text": "go"}')
-            await app.emitted.wait()  # everything was produced while we did not read
-            events, audio = await recv_until(ws, lambda e: e["type"] == "turn_complete")
-            reports = [e for e in events if e["type"] == "error"]
-            assert reports and all(r["code"] == "output_audio_dropped" for r in reports)
-            assert not any(r["fatal"] for r in reports)
-            dropped = sum(int(r["message"].split("dropped ")[1].split()[0]) for r in reports)
-            assert dropped > 0 and len(audio) + dropped == 400
-            indices = [int.from_bytes(chunk[:4], "little") for chunk in audio]
-            assert indices == sorted(indices) and indices[-1] == 399  # oldest went, newest kept
-        async with httpx.AsyncClient() as client:
-            health = (await client.get(f"http://{addr}/healthz")).json()
-    assert health["dropped_audio_frames"] == dropped
+    app = BurstApp(400)  # 400 one-second chunks while the client reads nothing
+    ws = StallingSocket("{}", '{"type": "text", "text": "go"}')
+    run = asyncio.create_task(stalled_session(app, ws, send_queue_frames=8).run())
+    await app.emitted.wait()
+    ws.flowing.set()  # the client reads again
+    ws.push('{"type": "close"}')
+    await run
+    assert ws.closed_with == (1000, "session ended")
+    events = ws.events()
+    reports = [e for e in events if e["type"] == "error"]
+    assert len(reports) == 1 and reports[0]["code"] == "output_audio_dropped"
+    assert not reports[0]["fatal"]
+    dropped = int(reports[0]["message"].split("dropped ")[1].split()[0])
+    audio = [f for f in ws.sent if isinstance(f, bytes)]
+    assert dropped > 300 and len(audio) + dropped == 400  # counted exactly, memory bounded
+    indices = [int.from_bytes(chunk[:4], "little") for chunk in audio]
+    assert indices == sorted(indices) and indices[-1] == 399  # the oldest went, the newest kept
+    assert [e["type"] for e in events][-2:] == ["turn_complete", "session_ended"]
 
 
-async def test_reader_that_never_reads_events_is_closed_4410() -> None:
-    app = BurstApp(2000, text=True)  # 20 MB of events, which are never dropped
+async def test_reader_that_never_reads_is_closed_4410() -> None:
+    app = BurstApp(100, text=True)  # events, which are never dropped
+    ws = StallingSocket("{}", '{"type": "text", "text": "go"}')
+    run = asyncio.create_task(
+        stalled_session(app, ws, send_queue_frames=8, slow_consumer_timeout=0.1).run()
+    )
+    await app.closed.wait()  # the bridge gave up waiting and ended the session
+    assert not app.emitted.is_set()  # the session was held back, not buffered without end
+    ws.flowing.set()
+    await run
+    assert ws.closed_with == (4410, "client not reading")
+    last = ws.events()[-1]
+    assert last["code"] == "slow_consumer" and last["fatal"] and "0.1 s" in last["message"]
+
+
+async def test_a_burst_of_audio_reaches_a_reading_client_whole() -> None:
+    app = BurstApp(300)  # 300 s of audio at once, 14.4 MB
     async with serve(create_app(limits(send_queue_frames=8), app=app)) as addr:
-        async with connect(live_url(addr), max_queue=1, max_size=None) as ws:
+        async with connect(live_url(addr), max_size=None) as ws:
             await ws.send("{}")
             await recv_json(ws)
             await ws.send('{"type": "text", "text": "go"}')
-            await expect_close(ws, 4410, "slow_consumer")
+            events, audio = await recv_until(ws, lambda e: e["type"] == "turn_complete")
+    assert [e["type"] for e in events] == ["audio_format", "turn_complete"]
+    assert [int.from_bytes(a[:4], "little") for a in audio] == list(range(300))
+
+
+async def test_a_burst_of_events_waits_for_a_reader_that_keeps_up() -> None:
+    app = BurstApp(600, text=True)  # 6 MB of events in one burst, far over the queue
+    async with serve(create_app(limits(send_queue_frames=8), app=app)) as addr:
+        async with connect(live_url(addr), max_size=None) as ws:
+            await ws.send("{}")
+            await recv_json(ws)
+            await ws.send('{"type": "text", "text": "go"}')
+            events, _ = await recv_until(ws, lambda e: e["type"] == "turn_complete")
+    texts = [e["text"][:5] for e in events if e["type"] == "output_transcript"]
+    assert texts == [f"{i:05d}" for i in range(600)]  # every event, in order
 
 
 class ReplyApp:

@@ -33,6 +33,8 @@ class LimitsConfig(BaseModel):
     """How far ahead of the sustained rates a client may run before it is a flood."""
     send_queue_frames: int = Field(default=256, ge=4)
     """Outgoing frames buffered per client; beyond it the oldest audio is dropped."""
+    slow_consumer_timeout: float = Field(default=15.0, gt=0)
+    """Seconds events may stay backed up (``send_queue_frames`` of them) before 4410."""
     idle_timeout: float = Field(default=300.0, gt=0)
     """Seconds without any frame from the client before the session is closed."""
     first_frame_timeout: float = Field(default=30.0, gt=0)
@@ -118,7 +120,7 @@ class SessionSlots:
 
 
 class SlowConsumer(Exception):
-    """The client stopped reading and frames that must not be dropped piled up."""
+    """The client stopped reading: events stayed backed up past ``slow_consumer_timeout``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,19 +137,22 @@ Frame = str | bytes
 class SendQueue:
     """Bounded per-client outbox.
 
-    Binary frames (model audio) are droppable: when the queue is full the *oldest* audio
-    frame is discarded and counted, because late speech is worth less than current
-    speech. Text frames (events) are never dropped; if they alone exceed ``hard_limit``
-    the client is not reading at all and :class:`SlowConsumer` is raised.
+    Binary frames (model audio) are droppable: when the queue holds ``max_frames`` the
+    *oldest* audio frame is discarded and counted, because late speech is worth less
+    than current speech. Text frames (events) are never dropped; instead the producer
+    awaits :meth:`wait_for_room` once ``max_frames`` events are waiting, so a burst
+    slows the session down for a reader that keeps up, and a reader that stopped is
+    detected by a timeout (:class:`SlowConsumer`).
     """
 
-    def __init__(self, max_frames: int, hard_limit: int | None = None) -> None:
+    def __init__(self, max_frames: int) -> None:
         self.max_frames = max_frames
-        self.hard_limit = hard_limit if hard_limit is not None else max_frames * 4
         self._items: deque[Frame] = deque()
         self._audio = 0
         self._closed = False
         self._ready = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
         self.dropped_chunks = 0
         self.dropped_bytes = 0
         self._reported_chunks = 0
@@ -155,6 +160,10 @@ class SendQueue:
 
     def __len__(self) -> int:
         return len(self._items)
+
+    @property
+    def events_waiting(self) -> int:
+        return len(self._items) - self._audio
 
     def put(self, frame: Frame) -> None:
         """Queue a frame without waiting (drops the oldest audio when full)."""
@@ -166,12 +175,18 @@ class SendQueue:
             elif isinstance(frame, bytes):
                 self._count_drop(frame)
                 return
-            elif len(self._items) >= self.hard_limit:
-                raise SlowConsumer(f"client stopped reading: {len(self._items)} events are waiting")
         self._items.append(frame)
         if isinstance(frame, bytes):
             self._audio += 1
+        elif self.events_waiting >= self.max_frames:
+            self._room.clear()
         self._ready.set()
+
+    async def wait_for_room(self) -> None:
+        """Return once fewer than ``max_frames`` events wait (at once if that is so)."""
+        while self.events_waiting >= self.max_frames and not self._closed:
+            self._room.clear()
+            await self._room.wait()
 
     def _drop_oldest_audio(self) -> None:
         for index, item in enumerate(self._items):
@@ -212,12 +227,15 @@ class SendQueue:
         frame = self._items.popleft()
         if isinstance(frame, bytes):
             self._audio -= 1
+        elif self.events_waiting < self.max_frames:
+            self._room.set()
         return frame
 
     def close(self) -> None:
         """No more frames; ``get`` returns what is left, then None."""
         self._closed = True
         self._ready.set()
+        self._room.set()
 
 
 __all__ = [

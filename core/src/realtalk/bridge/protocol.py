@@ -158,8 +158,14 @@ def _json_kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
 
 
+def _short(value: object, limit: int = 40) -> str:
+    """A client's value quoted in an error, cut short (errors must not amplify input)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _bad_override(name: str, why: str) -> ProtocolError:
-    return ProtocolError("bad_override", f"override {name!r} {why}")
+    return ProtocolError("bad_override", f"override {_short(name)} {why}")
 
 
 def _check_str(name: str, value: object, limit: int) -> str:
@@ -199,7 +205,7 @@ def _check_override(name: str, value: object) -> Any:
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"])
-            raise _bad_override(name, f"is invalid at {where!r}: {err['msg']}") from None
+            raise _bad_override(name, f"is invalid at {_short(where)}: {err['msg']}") from None
         return dict(value)
     if name == "response_modalities":
         if not isinstance(value, list) or len(value) != 1 or value[0] not in ("AUDIO", "TEXT"):
@@ -224,7 +230,7 @@ def parse_session_request(text: str, allowed: frozenset[str] | set[str]) -> Sess
         if name not in OVERRIDE_FIELDS:
             raise ProtocolError(
                 "bad_override",
-                f"unknown override {name!r}; this server accepts {sorted(allowed)}",
+                f"unknown override {_short(name)}; this server accepts {sorted(allowed)}",
             )
         if name not in allowed:
             raise ProtocolError("bad_override", f"override {name!r} is not allowed by this server")
@@ -244,7 +250,7 @@ def _only_fields(data: dict[str, Any], kind: str, fields: tuple[str, ...]) -> No
             expected = f"only {list(fields)}" if fields else "no fields"
             raise ProtocolError(
                 "bad_field",
-                f"unexpected field {key!r} in a {kind!r} frame ({kind} takes {expected})",
+                f"unexpected field {_short(key)} in a {kind!r} frame ({kind} takes {expected})",
             )
 
 
@@ -258,7 +264,8 @@ def parse_client_frame(text: str) -> ClientFrame:
         )
     if kind not in UPSTREAM_TYPES:
         raise ProtocolError(
-            "unknown_type", f"unknown frame type {kind!r}; expected one of {list(UPSTREAM_TYPES)}"
+            "unknown_type",
+            f"unknown frame type {_short(kind)}; expected one of {list(UPSTREAM_TYPES)}",
         )
     if kind == "text":
         _only_fields(data, kind, ("text",))
@@ -271,7 +278,7 @@ def parse_client_frame(text: str) -> ClientFrame:
         mime = data.get("mime_type", "image/jpeg")
         if mime not in IMAGE_TYPES:
             raise ProtocolError(
-                "bad_field", f"'mime_type' must be one of {sorted(IMAGE_TYPES)}, got {mime!r}"
+                "bad_field", f"'mime_type' must be one of {sorted(IMAGE_TYPES)}, got {_short(mime)}"
             )
         raw = data.get("data")
         if not isinstance(raw, str) or not raw:

@@ -306,29 +306,41 @@ class LiveSession:
                 else:
                     queue.send_audio_stream_end()
             except p.ProtocolError as exc:
-                self._put(event_to_json(exc.to_event()))
+                self.sendq.put(event_to_json(exc.to_event()))
+                if self.sendq.events_waiting >= self.sendq.max_frames:
+                    # Bad frames sent faster than their errors are read: stop here.
+                    raise _Closed(
+                        p.CLOSE_SLOW_CONSUMER,
+                        "client not reading",
+                        ("slow_consumer", "error events piled up unread"),
+                    ) from None
 
     async def _pump(self, events: AsyncIterator[Any]) -> None:
         rate: int | None = None
         try:
             async for event in events:
                 if isinstance(event, AudioDeltaEvent):
+                    if len(self.sendq) >= self.sendq.max_frames:
+                        await asyncio.sleep(0)  # a burst, not a slow reader: let the writer run
                     if event.sample_rate != rate:
                         rate = event.sample_rate
-                        self._put(p.audio_format_frame(rate))
-                    self._put(event.data)
+                        self.sendq.put(p.audio_format_frame(rate))
+                    self.sendq.put(event.data)
                     continue
                 if isinstance(event, InterruptedEvent):
                     self.sendq.flush_audio()
-                self._put(event_to_json(event))
+                self.sendq.put(event_to_json(event))
+                await self._backpressure()
+        except SlowConsumer as exc:
+            self.abort(p.CLOSE_SLOW_CONSUMER, "client not reading", ("slow_consumer", str(exc)))
         except (ValueError, TypeError) as exc:  # refused arguments (e.g. an unknown model)
             log.warning("session %s: refused: %s", self.thread_id, exc)
             self.end_code, self.end_reason = p.CLOSE_INTERNAL, "session refused"
-            self._put(p.error_frame("session_refused", str(exc), fatal=True))
+            self.sendq.put(p.error_frame("session_refused", str(exc), fatal=True))
         except Exception as exc:  # the runtime failed: tell the client, end the session
             log.exception("session %s: event stream failed", self.thread_id)
             self.end_code, self.end_reason = p.CLOSE_INTERNAL, "internal error"
-            self._put(
+            self.sendq.put(
                 p.error_frame(
                     "internal_error", f"the session failed: {type(exc).__name__}", fatal=True
                 )
@@ -338,11 +350,18 @@ class LiveSession:
             if self._finished is not None and not self._finished.done():
                 self._finished.set_result(None)
 
-    def _put(self, frame: str | bytes) -> None:
+    async def _backpressure(self) -> None:
+        """Events are never dropped: wait for a reader that is behind, up to a limit."""
+        if self.sendq.events_waiting < self.sendq.max_frames:
+            return
         try:
-            self.sendq.put(frame)
-        except SlowConsumer as exc:
-            self.abort(p.CLOSE_SLOW_CONSUMER, "client not reading", ("slow_consumer", str(exc)))
+            async with asyncio.timeout(self.limits.slow_consumer_timeout):
+                await self.sendq.wait_for_room()
+        except TimeoutError:
+            raise SlowConsumer(
+                f"client stopped reading: {self.sendq.events_waiting} events waited more than "
+                f"{self.limits.slow_consumer_timeout:g} s"
+            ) from None
 
     async def _writer(self) -> None:
         while True:
