@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import struct
 import wave
 from pathlib import Path
@@ -20,9 +21,15 @@ from realtalk_testing import FakeProvider, emit, expect
 from ._cdp import chromium, find_chromium
 from ._support import serve
 
-pytestmark = pytest.mark.skipif(
-    find_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)"
-)
+
+@pytest.fixture(autouse=True)
+def _needs_chromium() -> None:
+    if find_chromium() is not None:
+        return
+    message = "needs Debian's chromium (apt-get install chromium)"
+    if os.environ.get("REALTALK_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{message}; REALTALK_REQUIRE_BROWSER=1 requires it", pytrace=False)
+    pytest.skip(message)
 
 
 def write_wav(path: Path, seconds: float, rate: int = 48000) -> None:
