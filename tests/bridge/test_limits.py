@@ -376,3 +376,17 @@ def test_limits_validate() -> None:
     with pytest.raises(ValueError, match="unknown fields"):
         BridgeConfig(overrides=["provider_options"])
     assert json.loads(LimitsConfig().model_dump_json())["send_queue_frames"] == 256
+
+
+async def test_reply_keeps_flowing_into_the_runtime_after_the_client_left() -> None:
+    app = BurstApp(600, text=True)  # far more than the send queue holds
+    config = limits(send_queue_frames=8, drain_timeout=60, slow_consumer_timeout=60)
+    async with serve(create_app(config, app=app)) as addr:
+        async with connect(live_url(addr)) as ws:
+            await ws.send("{}")
+            await recv_json(ws)
+            await ws.send('{"type": "text", "text": "go"}')
+        # Gone without reading: the session still runs to its end (so the runtime can
+        # persist the reply) instead of waiting for room that will never come.
+        await app.emitted.wait()
+        await app.closed.wait()

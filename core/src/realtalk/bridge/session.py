@@ -250,8 +250,10 @@ class LiveSession:
                 await _cancel(pump, writer)
                 await _aclose(events)
                 raise
-            # The client left: let the reply in flight finish so its transcript persists.
+            # The client left: let the reply in flight finish so its transcript persists
+            # (nothing is sent any more, so nothing may wait for room in the send queue).
             await _cancel(writer)
+            self.sendq.close()
             await self._drain(pump)
             await _aclose(events)
             return
