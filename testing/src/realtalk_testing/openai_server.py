@@ -79,8 +79,9 @@ class FakeOpenAIServer:
     ``cassette`` is a path, the name of a shipped OpenAI cassette or a loaded
     :class:`Cassette`. ``strict`` (default True) makes ``__aexit__`` raise
     :class:`CassetteMismatchError` when lines were left unplayed or events mismatched.
-    ``session.created`` (on connect) and ``session.updated`` (after the first
-    ``session.update``) are sent implicitly unless the connection's lines list them.
+    ``session.created`` (on connect, unless the connection's lines list it) and
+    ``session.updated`` (after the first ``session.update``, unless the next line answers
+    it with ``session.updated`` or ``error`` or ends the connection) are sent implicitly.
     """
 
     def __init__(
@@ -237,7 +238,7 @@ class FakeOpenAIServer:
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         path = request.path.split("?", 1)[0]
-        if not path.endswith("/realtime"):
+        if not path.endswith(("/v1/realtime", "/openai/realtime")):
             return connection.respond(404, f"not a Realtime path: {path}\n")
         auth = request.headers.get("Authorization", "")
         if not auth.startswith("Bearer ") and not request.headers.get("api-key"):
@@ -363,7 +364,7 @@ class FakeOpenAIServer:
                     )
                     return
                 self._play_line(update_line.lineno)
-            if "session.updated" not in listed:
+            if _needs_implicit_updated(lines):
                 await self._send(ws, {"type": "session.updated", "session": update["session"]})
         for line in lines:
             if isinstance(line, RecvLine):
@@ -473,6 +474,19 @@ def _session_created(conn: int) -> dict[str, Any]:
         "event_id": f"event_created_{conn}",
         "session": {"type": "realtime", "id": f"sess_fake_{conn}", "object": "realtime.session"},
     }
+
+
+def _needs_implicit_updated(lines: list[Any]) -> bool:
+    """Answer the first session.update unless the cassette answers it itself (with
+    ``session.updated`` or an ``error``) or ends the connection right away."""
+    if not lines:
+        return True
+    first = lines[0]
+    if isinstance(first, CloseLine | DropLine):
+        return False
+    return not (
+        isinstance(first, RecvLine) and first.frame.get("type") in ("session.updated", "error")
+    )
 
 
 def _needed_bytes(line: SendLine) -> int | None:
