@@ -1,0 +1,190 @@
+"""Shared pieces of the benchmark scripts: statistics, machine facts, CPU and memory
+readings, and the real-time streaming server running in its own process.
+
+The server lives in a subprocess so the client's CPU readings (``time.process_time``)
+count only client work, as a real deployment would see it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import ssl
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+CHUNK_SECONDS = 0.1
+OUT_RATE = 24_000
+IN_RATE = 16_000
+OUT_CHUNK = int(OUT_RATE * CHUNK_SECONDS) * 2  # bytes of PCM16 mono
+IN_CHUNK = int(IN_RATE * CHUNK_SECONDS) * 2
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help="a few seconds, for CI (crash check)")
+    return p
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (nearest rank) of ``values``; NaN when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def ms(ns: Sequence[int]) -> list[float]:
+    return [v / 1e6 for v in ns]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
+
+
+def stamped(size: int) -> bytes:
+    """``size`` bytes of PCM whose first 8 bytes are ``time.monotonic_ns()``."""
+    return struct.pack("<q", time.monotonic_ns()) + bytes(size - 8)
+
+
+def stamp_of(data: bytes) -> int:
+    return int(struct.unpack_from("<q", data)[0])
+
+
+def cpu_seconds() -> float:
+    """CPU (user + system) this process used so far."""
+    return time.process_time()
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """CPU (user + system) another process used so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident set size of a process (this one by default)."""
+    pages = int(Path(f"/proc/{pid or 'self'}/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def machine() -> str:
+    cpu = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    try:
+        from importlib.metadata import version
+
+        genai = version("google-genai")
+        ws = version("websockets")
+    except Exception:
+        genai = ws = "?"
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
+        f"google-genai {genai}, websockets {ws}, load average {load}"
+    )
+
+
+def header(name: str, quick: bool) -> None:
+    print(f"# {name} ({'quick' if quick else 'full'} mode)")
+    print(f"machine: {machine()}")
+
+
+def row(label: str, **values: Any) -> None:
+    parts = []
+    for key, value in values.items():
+        if isinstance(value, float):
+            parts.append(f"{key}={value:.3f}")
+        else:
+            parts.append(f"{key}={value}")
+    print(f"{label:<28} " + "  ".join(parts), flush=True)
+
+
+class StreamServer:
+    """The real-time Gemini wire server (``_stream_server.py``) in a child process."""
+
+    def __init__(self) -> None:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(HERE / "_stream_server.py")],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        hello = json.loads(self._read())
+        self.port: int = hello["port"]
+        self.client_context = ssl.create_default_context(cadata=hello["ca_pem"])
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def _read(self) -> str:
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the benchmark server exited")
+        return line
+
+    def _ask(self, **cmd: Any) -> dict[str, Any]:
+        assert self._proc.stdin is not None
+        self._proc.stdin.write(json.dumps(cmd) + "\n")
+        self._proc.stdin.flush()
+        answer: dict[str, Any] = json.loads(self._read())
+        return answer
+
+    def configure(self, **cfg: Any) -> None:
+        """Behaviour of the next connections (and reset the counters)."""
+        self._ask(cmd="config", **cfg)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters since the last configure/stats (send-path latencies, bytes, marks)."""
+        return self._ask(cmd="stats")
+
+    @property
+    def http_options(self) -> dict[str, Any]:
+        return {
+            "base_url": f"https://127.0.0.1:{self.port}",
+            "api_version": "v1beta",
+            "async_client_args": {"ssl": self.client_context},
+        }
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            assert self._proc.stdin is not None
+            try:
+                self._proc.stdin.write('{"cmd": "quit"}\n')
+                self._proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self._proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def __enter__(self) -> StreamServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,58 @@
+"""Every benchmark's ``--quick`` mode runs to the end and prints its figures.
+
+Timing is never asserted (CI machines vary); a benchmark that crashes, hangs or stops
+printing its ratio against the baseline fails here. The four scripts start together in
+subprocesses (each spawns its own servers) so the whole set takes about as long as the
+slowest one.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = {
+    "overhead": ["recv_p50=", "send_p50=", "cpu_pct=", "chunks_per_s=", "ratio realtalk/raw"],
+    "reconnect": ["go_away", "drop", "gap_ms=", "input_lost_bytes=", "ratio_to_raw_connect="],
+    "memory": ["import realtalk", "kib=", "ratio realtalk+gemini/raw"],
+    "capacity": ["10 sessions", "p99_ms=", "cpu_s_per_session_min=", "ratio_to_target"],
+}
+TIMEOUT = 90
+
+
+@pytest.fixture(scope="module")
+def runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, str(ROOT / "benchmarks" / f"{name}.py"), "--quick"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in SCRIPTS
+    }
+    yield procs
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.timeout(TIMEOUT + 10)
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_quick_mode_runs_and_prints_figures(
+    runs: dict[str, subprocess.Popen[str]], name: str
+) -> None:
+    out, err = runs[name].communicate(timeout=TIMEOUT)
+    assert runs[name].returncode == 0, f"{name} --quick failed:\n{out}\n{err}"
+    assert out.startswith("# ") and "machine: " in out
+    for figure in SCRIPTS[name]:
+        assert figure in out, f"{name} did not print {figure!r}:\n{out}"
+    assert out.rstrip().endswith("done")
+    assert "nan" not in out, f"{name} printed a missing figure:\n{out}"
