@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 from starlette.websockets import WebSocket
 
@@ -26,6 +26,7 @@ from .auth import Principal
 from .limits import InputRateLimiter, LimitsConfig, SendQueue, SlowConsumer
 
 log = logging.getLogger("realtalk.bridge")
+_T = TypeVar("_T")
 
 CLOSE_SEND_TIMEOUT = 5.0
 """Seconds to deliver the final error event and close frame to a client."""
@@ -117,7 +118,8 @@ class LiveSession:
         self._abort = loop.create_future()
         self._finished = loop.create_future()
         try:
-            request = await self._first_frame()
+            request = await self._race(self._first_frame())
+            assert request is not None  # the event stream has not started yet
             self._input_rate = request.input_sample_rate
             self.thread_id = request.thread_id or uuid.uuid4().hex
             if self.checkpointer is not None:
@@ -163,28 +165,34 @@ class LiveSession:
 
     # ----------------------------------------------------------------- phases
 
-    async def _receive(self, wait: float) -> dict[str, Any] | None:
-        """Next ASGI message; None once the event stream finished; _Closed on abort/idle."""
+    async def _race(self, work: Coroutine[Any, Any, _T]) -> _T | None:
+        """Run ``work`` until it ends; raise the abort, or return None once the event
+        stream finished, whichever comes first (one task per phase, not per frame)."""
         assert self._abort is not None and self._finished is not None
-        receive: asyncio.Future[Any] = asyncio.ensure_future(self.ws.receive())
-        waiters: set[asyncio.Future[Any]] = {receive, self._abort, self._finished}
-        done, _ = await asyncio.wait(
-            waiters,
-            timeout=wait,
-            return_when=asyncio.FIRST_COMPLETED,
-        )
-        if receive not in done:
-            receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await receive
-            if self._abort.done():
-                raise self._abort.result()
-            if self._finished.done():
-                return None
+        task = asyncio.ensure_future(work)
+        waiters: set[asyncio.Future[Any]] = {task, self._abort, self._finished}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if task.done() and not task.cancelled():
+            return task.result()
+        if self._abort.done():
+            raise self._abort.result()
+        return None
+
+    async def _receive(self, wait: float) -> dict[str, Any]:
+        """Next ASGI message; _Closed when the client left or sent nothing for ``wait`` s."""
+        try:
+            async with asyncio.timeout(wait):
+                message: dict[str, Any] = dict(await self.ws.receive())
+        except TimeoutError:
             raise _Closed(
                 p.CLOSE_IDLE, "idle timeout", ("idle_timeout", f"no frame for {wait:g} seconds")
-            )
-        message: dict[str, Any] = dict(receive.result())
+            ) from None
         if message["type"] == "websocket.disconnect":
             self._client_gone = True
             raise _Closed(int(message.get("code") or 1000), "client disconnected")
@@ -218,7 +226,6 @@ class LiveSession:
     async def _first_frame(self) -> p.SessionRequest:
         while True:
             message = await self._receive(self.limits.first_frame_timeout)
-            assert message is not None  # no event stream yet
             text = message.get("text")
             if text is None:
                 await self._send_now(
@@ -243,7 +250,7 @@ class LiveSession:
         pump = asyncio.create_task(self._pump(events), name="realtalk-bridge-pump")
         writer = asyncio.create_task(self._writer(), name="realtalk-bridge-writer")
         try:
-            await self._read_loop(queue)
+            await self._race(self._read_loop(queue))
         except _Closed:
             queue.close()
             if not self._client_gone:  # protocol abuse or a forced end: stop at once
@@ -280,8 +287,6 @@ class LiveSession:
     async def _read_loop(self, queue: InputQueue) -> None:
         while True:
             message = await self._receive(self.limits.idle_timeout)
-            if message is None:
-                return
             data = message.get("bytes")
             try:
                 if data is not None:
