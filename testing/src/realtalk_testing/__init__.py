@@ -1,7 +1,8 @@
-"""Offline test kit for realtalk: a scripted FakeProvider, cassettes and a fake Gemini server.
+"""Offline test kit for realtalk: a scripted FakeProvider, cassettes, fake Gemini and
+OpenAI Realtime servers, and the provider conformance suite (``realtalk_testing.conformance``).
 
-``FakeGeminiServer`` and ``Cassette`` load lazily, so importing the package for the
-FakeProvider stays cheap.
+``FakeGeminiServer``, ``FakeOpenAIServer`` and ``Cassette`` load lazily, so importing the
+package for the FakeProvider stays cheap.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from .script import ANY, ToolResult, emit, end, expect, tone
 if TYPE_CHECKING:
     from .cassette import Cassette, CassetteFormatError
     from .gemini_server import FakeGeminiServer
+    from .openai_server import FakeOpenAIServer
     from .recorder import CassetteRecorder
     from .report import CassetteMismatchError, CassetteReport
 
 _LAZY = {
     "FakeGeminiServer": ".gemini_server",
+    "FakeOpenAIServer": ".openai_server",
     "Cassette": ".cassette",
     "CassetteFormatError": ".cassette",
     "CassetteRecorder": ".recorder",
@@ -47,6 +50,7 @@ __all__ = [
     "CassetteReport",
     "ConnectionRecord",
     "FakeGeminiServer",
+    "FakeOpenAIServer",
     "FakeProvider",
     "FakeSession",
     "ScriptFailed",
