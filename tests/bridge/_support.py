@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -140,3 +144,53 @@ __all__ = [
     "recv_until",
     "serve",
 ]
+
+
+@asynccontextmanager
+async def realtalk_api(
+    workdir: Path, node: str = "1"
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process, list[str]]]:
+    """``python -m realtalk api`` on an ephemeral port; yields (host:port, process, log lines).
+
+    Readiness is uvicorn's "running on" line, read as it is written (no polling)."""
+    env = {**os.environ, "REALTALK_TEST_NODE": node, "PYTHONUNBUFFERED": "1"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "realtalk",
+        "api",
+        "--config",
+        str(workdir / "realtalk.json"),
+        "--port",
+        "0",
+        "--log-level",
+        "info",
+        cwd=workdir,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    lines: list[str] = []
+    try:
+        while True:
+            line = (await proc.stderr.readline()).decode(errors="replace")
+            if not line:
+                raise RuntimeError(f"realtalk api (node {node}) exited:\n" + "".join(lines))
+            lines.append(line)
+            found = re.search(r"Uvicorn running on http://([\d.]+:\d+)", line)
+            if found:
+                break
+        drain = asyncio.create_task(_drain(proc.stderr, lines))
+        yield found.group(1), proc, lines
+        drain.cancel()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+
+
+async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
+    while line := await stream.readline():
+        lines.append(line.decode(errors="replace"))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from pathlib import Path
 
+import httpx
 import pytest
 
 from realtalk.bridge.app import create_app
@@ -18,6 +20,8 @@ from realtalk.bridge.config import (
     load_env_file,
 )
 from realtalk.cli import main as realtalk_main
+
+from ._support import connect, live_url, realtalk_api, recv_json
 
 
 def write(path: Path, data: object) -> Path:
@@ -116,3 +120,33 @@ def test_cli_overrides_host_and_port_and_reports_bad_config(
     assert "not found" in capsys.readouterr().err
     assert realtalk_main(["api", "--config", str(write(tmp_path / "e.json", {}))]) == 2
     assert 'needs "agent"' in capsys.readouterr().err
+
+
+async def test_realtalk_api_keeps_query_tokens_out_of_its_logs(tmp_path: Path) -> None:
+    key = "query-token-that-must-not-be-logged"
+    (tmp_path / "echo_agent.py").write_text(
+        "from realtalk.events import SessionEndedEvent, SessionStartedEvent\n"
+        "class App:\n"
+        "    async def arealtime(self, queue, config):\n"
+        "        yield SessionStartedEvent(thread_id=config['thread_id'])\n"
+        "        async for _ in queue:\n"
+        "            pass\n"
+        "        yield SessionEndedEvent()\n"
+        "app = App()\n"
+    )
+    config = {
+        "agent": "echo_agent:app",
+        "auth": {"required": True, "api_keys": [{"user": "u", "key": key}]},
+    }
+    write(tmp_path / "realtalk.json", config)
+    async with realtalk_api(tmp_path) as (addr, proc, lines):
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(f"http://{addr}/v1/tokens?access_token={key}")
+            assert answer.status_code == 400  # authenticated; the echo agent is not Gemini
+        async with connect(live_url(addr, f"access_token={key}")) as ws:
+            await ws.send("{}")
+            assert (await recv_json(ws))["type"] == "session_started"
+        proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+    log = "".join(lines)
+    assert "access_token=***" in log and key not in log

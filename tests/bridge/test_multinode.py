@@ -4,16 +4,12 @@ conversation continues with its full transcript history."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import re
 import signal
-import sys
 import textwrap
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +18,7 @@ from websockets.exceptions import ConnectionClosed
 from realtalk.checkpoint import PgCheckpointer
 from realtalk.checkpoint.url import postgres_url_and_schema
 
-from ._support import connect, live_url, recv_json, recv_until
+from ._support import connect, live_url, realtalk_api, recv_json, recv_until
 
 pytestmark = pytest.mark.postgres
 
@@ -83,54 +79,6 @@ def pg_url() -> AsyncIterator[str]:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-@asynccontextmanager
-async def realtalk_api(
-    workdir: Path, node: str
-) -> AsyncIterator[tuple[str, asyncio.subprocess.Process]]:
-    """``python -m realtalk api`` on an ephemeral port; yields (host:port, process)."""
-    env = {**os.environ, "REALTALK_TEST_NODE": node, "PYTHONUNBUFFERED": "1"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtalk",
-        "api",
-        "--config",
-        str(workdir / "realtalk.json"),
-        "--port",
-        "0",
-        "--log-level",
-        "info",
-        cwd=workdir,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    assert proc.stderr is not None
-    lines: list[str] = []
-    try:
-        while True:
-            line = (await proc.stderr.readline()).decode(errors="replace")
-            if not line:
-                raise RuntimeError(f"realtalk api (node {node}) exited:\n" + "".join(lines))
-            lines.append(line)
-            found = re.search(r"Uvicorn running on http://([\d.]+:\d+)", line)
-            if found:
-                break
-        drain = asyncio.create_task(_drain(proc.stderr, lines))
-        yield found.group(1), proc
-        drain.cancel()
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-
-
-async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
-    while line := await stream.readline():
-        lines.append(line.decode(errors="replace"))
-
-
 async def test_session_moves_to_a_second_process_after_the_first_dies(
     tmp_path: Path, pg_url: str
 ) -> None:
@@ -140,7 +88,7 @@ async def test_session_moves_to_a_second_process_after_the_first_dies(
     )
     thread = f"multi-{uuid.uuid4().hex[:8]}"
 
-    async with realtalk_api(tmp_path, "1") as (first, proc1):
+    async with realtalk_api(tmp_path, "1") as (first, proc1, _):
         async with connect(live_url(first)) as ws:
             await ws.send(json.dumps({"thread_id": thread}))
             assert await recv_json(ws) == {"type": "session_started", "thread_id": thread}
@@ -153,7 +101,7 @@ async def test_session_moves_to_a_second_process_after_the_first_dies(
                     await ws.recv()
         assert await proc1.wait() == -signal.SIGKILL
 
-    async with realtalk_api(tmp_path, "2") as (second, _):
+    async with realtalk_api(tmp_path, "2") as (second, _, _):
         async with connect(live_url(second)) as ws:
             await ws.send(json.dumps({"thread_id": thread}))
             assert await recv_json(ws) == {"type": "session_started", "thread_id": thread}
@@ -188,7 +136,7 @@ async def test_sigterm_drains_sessions_and_closes_1012(tmp_path: Path, pg_url: s
     (tmp_path / "realtalk.json").write_text(
         json.dumps({"agent": "bridge_agent:app", "checkpointer": pg_url})
     )
-    async with realtalk_api(tmp_path, "1") as (addr, proc):
+    async with realtalk_api(tmp_path, "1") as (addr, proc, _):
         async with connect(live_url(addr)) as ws:
             await ws.send(json.dumps({"thread_id": "drained"}))
             await recv_json(ws)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..cli import Command
 from .config import BridgeConfig, ConfigError, load_config
+from .logs import install_log_redaction
 
 DEFAULT_CONFIG = "realtalk.json"
 
@@ -68,6 +69,8 @@ async def serve(config: BridgeConfig, log_level: str = "info") -> None:
         timeout_graceful_shutdown=int(config.limits.shutdown_grace) + 10,
         proxy_headers=True,
     )
+    params = [config.auth.query_param] if config.auth.query_param else []
+    install_log_redaction(["access_token", *params])  # uvicorn logs paths with their query
     server = _Server(uv_config)
     await server.serve()
 
