@@ -6,6 +6,8 @@ so the fix stays covered even if the generator changes.
 
 from __future__ import annotations
 
+import asyncio
+
 from realtalk.events import InputTranscriptEvent, OutputTranscriptEvent, TurnCompleteEvent
 from realtalk.messages import Message
 from realtalk.runtime.transcripts import TranscriptTracker
@@ -42,3 +44,27 @@ def test_bug_utterance_split_by_a_resumed_reconnect_keeps_a_providers_correction
     out += tracker.on_event(InputTranscriptEvent(text="wat is the", finished=False))
     out += tracker.on_event(InputTranscriptEvent(text="what is the weather", finished=True))
     assert _texts(out) == [("user", "what is the weather")]
+
+
+async def test_bug_buffered_audio_lost_at_reconnect_failed_was_not_reported() -> None:
+    """Soak seeds 0, 7, 10 (and more): audio buffered while reconnecting was thrown away
+    without an ``input_dropped`` event when the session ended with ``reconnect_failed``,
+    so input was lost silently."""
+    from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig, ReconnectConfig
+    from realtalk.provider import DisconnectKind
+    from realtalk_testing import FakeProvider, end
+
+    from .harness import SoakClock
+
+    fake = FakeProvider([[end.drop()], [end.refuse(DisconnectKind.TRANSIENT, code=1011)]])
+    queue = LiveInputQueue()
+    clock = SoakClock(queue, [6400])  # the user speaks 0.2 s during the backoff
+    model = "fake-live"
+    config = RealtimeConfig(model=model, reconnect=ReconnectConfig(max_attempts=1, jitter=0))
+    app = AudioAgent(model, realtime_config=config, provider=fake).compile(clock=clock)
+    async with asyncio.timeout(10):  # a guard, never a wait
+        events = [event async for event in app.arealtime(queue, {"thread_id": "t"})]
+    assert [e.code for e in events if e.type == "error"] == ["reconnect_failed"]
+    dropped = [e for e in events if e.type == "input_dropped"]
+    assert [(e.audio_chunks, e.audio_bytes) for e in dropped] == [(2, 6400)]
+    assert events[-1].type == "session_ended"

@@ -494,6 +494,20 @@ class Session:
         if conn is not None:
             await _close(conn)
         await self._apply(self.tracker.finish_all(interrupted=True))
+        self._report_unsent_input()
+
+    def _report_unsent_input(self) -> None:
+        """Audio still buffered for a connection that never came is lost: say so."""
+        self._report_buffer_drops()
+        chunks = sum(1 for item in self._buffer if isinstance(item, AudioInput))
+        if chunks:
+            self._emit(
+                InputDroppedEvent(
+                    audio_chunks=chunks,
+                    audio_bytes=self._buffer.audio_bytes,
+                    reason="the session ended before a connection could take the buffered audio",
+                )
+            )
 
     # ------------------------------------------------------------------ input pump
 
