@@ -396,3 +396,22 @@ def test_errors_and_failed_responses_are_not_fatal() -> None:
 def test_an_event_without_type_is_unreadable() -> None:
     with pytest.raises(ValueError, match="type"):
         codec.Decoder().decode({"delta": "x"})
+
+
+def test_a_failed_transcription_is_a_non_fatal_error() -> None:
+    d = codec.Decoder()
+    d.decode({"type": "conversation.item.input_audio_transcription.delta", "delta": "Wha"})
+    [event] = d.decode(
+        {
+            "type": "conversation.item.input_audio_transcription.failed",
+            "error": {"message": "audio unclear"},
+        }
+    )
+    assert event == ErrorEvent(
+        code="transcription_failed",
+        message="the user's speech could not be transcribed: audio unclear",
+    )
+    # the dropped fragment does not leak into the next utterance
+    out = d.decode({"type": "conversation.item.input_audio_transcription.completed",
+                    "transcript": "Hi"})  # fmt: skip
+    assert out == [InputTranscriptEvent(text="Hi", finished=True)]

@@ -255,3 +255,60 @@ async def test_history_of_a_new_process_reseeds_the_first_connection() -> None:
 
 def test_every_shipped_openai_cassette_has_an_end_to_end_test() -> None:
     assert set(openai_cassette_names()) == TESTED
+
+
+async def test_a_late_input_transcription_is_still_persisted_before_the_answer() -> None:
+    # OpenAI transcribes asynchronously: the user's transcript may arrive mid-answer.
+    audio = {"type": "response.output_audio.delta", "item_id": "a1", "delta": "AAAAAA=="}
+    cassette = openai_cassette_from_dicts(
+        {},
+        [
+            {"conn": 1, "send": "session.update"},
+            {"conn": 1, "send": "input_audio_buffer.append", "min_seconds": 0.5},
+            {"conn": 1, "recv": {"type": "input_audio_buffer.speech_started"}},
+            {"conn": 1, "recv": {"type": "input_audio_buffer.committed", "item_id": "u1"}},
+            {"conn": 1, "recv": {"type": "response.created", "response": {"id": "r1"}}},
+            {"conn": 1, "recv": audio},
+            {"conn": 1, "recv": {"type": "response.output_audio_transcript.delta",
+                                 "delta": "Sunny."}},
+            {"conn": 1, "recv": {"type": "conversation.item.input_audio_transcription.completed",
+                                 "item_id": "u1", "transcript": "Weather?"}},
+            {"conn": 1, "recv": audio},
+            {"conn": 1, "recv": {"type": "response.output_audio_transcript.done",
+                                 "transcript": "Sunny."}},
+            {"conn": 1, "recv": {"type": "response.done", "response": {"status": "completed"}}},
+        ],
+    )  # fmt: skip
+    run = await run_session(cassette, until_turns(1))
+    assert run.persisted() == [("user", "Weather?", AUDIO), ("assistant", "Sunny.", AUDIO)]
+    assert run.stream() == [
+        STARTED,
+        "audio",
+        "out:Sunny.",
+        "IN:Weather?",
+        "audio",
+        "OUT:Sunny.",
+        "turn_complete",
+        ENDED,
+    ]
+
+
+async def test_a_fatal_close_after_an_error_ends_the_session() -> None:
+    cassette = openai_cassette_from_dicts(
+        {},
+        [
+            {"conn": 1, "send": "session.update"},
+            {"conn": 1, "send": "input_audio_buffer.append"},
+            {"conn": 1, "recv": {"type": "error", "error": {"type": "invalid_request_error",
+                                                            "code": "policy_violation",
+                                                            "message": "no"}}},
+            {"conn": 1, "close": {"code": 1008, "reason": "policy violation"}},
+        ],
+    )  # fmt: skip
+    run = await run_session(cassette, until_turns(1))
+    stream = run.stream()
+    assert stream[1].startswith("error {'code': 'policy_violation'")
+    fatal = [e for e in run.events if e.type == "error" and e.fatal]  # type: ignore[union-attr]
+    assert len(fatal) == 1
+    assert stream[-1].startswith("session_ended")
+    assert run.server.connections == 1  # a fatal close is not retried

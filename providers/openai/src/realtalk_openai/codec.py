@@ -464,6 +464,11 @@ class Decoder:
             return [InputTranscriptEvent(text=text, finished=True)]
         if kind == "error":
             return [error_event(event)]
+        if kind == "conversation.item.input_audio_transcription.failed":
+            self._user_parts.clear()
+            failure = error_event(event)
+            message = f"the user's speech could not be transcribed: {failure.message}"
+            return [ErrorEvent(code="transcription_failed", message=message, fatal=False)]
         if kind == "response.output_item.added":
             item = event.get("item")
             if isinstance(item, Mapping) and item.get("type") == "function_call":
