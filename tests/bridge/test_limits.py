@@ -252,7 +252,8 @@ def stalled_session(app: Any, ws: StallingSocket, **limit_values: Any) -> LiveSe
 async def test_slow_reader_loses_oldest_audio_counted_and_reported() -> None:
     app = BurstApp(400)  # 400 one-second chunks while the client reads nothing
     ws = StallingSocket("{}", '{"type": "text", "text": "go"}')
-    run = asyncio.create_task(stalled_session(app, ws, send_queue_frames=8).run())
+    bridge = create_app(limits(send_queue_frames=8), app=app).state.bridge
+    run = asyncio.create_task(bridge._run(ws, Principal(user_id=None, method="none")))
     await app.emitted.wait()
     ws.flowing.set()  # the client reads again
     ws.push('{"type": "close"}')
@@ -268,6 +269,8 @@ async def test_slow_reader_loses_oldest_audio_counted_and_reported() -> None:
     indices = [int.from_bytes(chunk[:4], "little") for chunk in audio]
     assert indices == sorted(indices) and indices[-1] == 399  # the oldest went, the newest kept
     assert [e["type"] for e in events][-2:] == ["turn_complete", "session_ended"]
+    health = json.loads((await bridge.healthz(None)).body)
+    assert health["dropped_audio_frames"] == dropped  # operators see it too
 
 
 async def test_reader_that_never_reads_is_closed_4410() -> None:

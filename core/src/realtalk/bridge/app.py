@@ -131,14 +131,13 @@ class Bridge:
             )
             principal = self.auth.authenticate(source.token)
         except AuthError as exc:
-            await websocket.accept(subprotocol=chosen)
-            await _refuse(websocket, p.CLOSE_POLICY, "unauthorized", exc.message)
+            await _refuse(websocket, chosen, p.CLOSE_POLICY, "unauthorized", exc.message)
             return
         if not self.slots.try_acquire():
-            await websocket.accept(subprotocol=chosen)
             if self.slots.draining:
                 await _refuse(
                     websocket,
+                    chosen,
                     p.CLOSE_RESTART,
                     "shutting_down",
                     "this server is shutting down; reconnect",
@@ -146,6 +145,7 @@ class Bridge:
             else:
                 await _refuse(
                     websocket,
+                    chosen,
                     p.CLOSE_TRY_AGAIN,
                     "server_busy",
                     "too many sessions on this server; retry later",
@@ -264,9 +264,12 @@ async def _deny(websocket: WebSocket, status: int, message: str) -> None:
         await websocket.close(p.CLOSE_POLICY)
 
 
-async def _refuse(websocket: WebSocket, code: int, error: str, message: str) -> None:
-    """Tell an accepted client why, then close (browsers only see close codes)."""
+async def _refuse(
+    websocket: WebSocket, subprotocol: str | None, code: int, error: str, message: str
+) -> None:
+    """Accept, say why, close: browsers see close codes and events, not HTTP statuses."""
     with contextlib.suppress(Exception):
+        await websocket.accept(subprotocol=subprotocol)
         await websocket.send_text(p.error_frame(error, message, fatal=True))
         await websocket.close(code, message[:120])
 
