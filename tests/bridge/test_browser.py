@@ -47,7 +47,7 @@ def write_wav(path: Path, seconds: float, rate: int = 48000) -> None:
 
 async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path: Path) -> None:
     wav = tmp_path / "question.wav"
-    write_wav(wav, 2.0)
+    write_wav(wav, 3.0)
     provider = FakeProvider(
         [
             [
@@ -56,6 +56,13 @@ async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path:
                 emit.tool_call("c1", "weather", {"city": "Oslo"}),
                 expect.tool_result("c1", result="sunny"),
                 emit.speech("it is sunny in Oslo", seconds=1.5, chunks=15),
+                emit.turn_complete(),
+                # The user goes on talking; a second of it (real-time microphone audio, so
+                # well after the first reply was read below) triggers a reply that the
+                # user barges in on.
+                expect.audio(min_seconds=1.0),
+                emit.audio(seconds=1.0, chunks=5),
+                emit.interrupted(),
                 emit.turn_complete(),
                 expect.close(),
             ]
@@ -76,8 +83,12 @@ async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path:
             thread = await page.evaluate("realtalk.connect({threadId: 'browser-1'})")
             assert thread == "browser-1", page.console
             await page.evaluate("realtalk.startMic()")
-            await page.evaluate("realtalk.waitFor(e => e.type === 'turn_complete')")
+            await page.evaluate("realtalk.until(e => e.type === 'turn_complete')")
             state = await page.evaluate("JSON.parse(JSON.stringify(realtalk.state))")
+            queued = await page.evaluate("realtalk.playbackQueued()")
+            await page.evaluate("realtalk.until(e => e.type === 'interrupted')")
+            flushed = await page.evaluate("realtalk.playbackQueued()")
+            interruptions = await page.evaluate("realtalk.state.interruptions")
             await page.evaluate("(realtalk.hangUp(), realtalk.waitFor(e => e.type === '__closed'))")
             closed = await page.evaluate("realtalk.state.closeCode")
             shown = await page.evaluate("document.getElementById('transcript').innerText")
@@ -100,6 +111,8 @@ async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path:
     ]
     assert "it is sunny in Oslo" in shown and "hello from the browser" in shown
     assert closed == 1000
+    assert queued["secondsAhead"] > 1.0  # the reply was scheduled gap-free ahead of time
+    assert interruptions == 1 and flushed == {"sources": 0, "secondsAhead": 0}  # barge-in
     record = provider.connections[0]
     assert record.audio_sample_rate == 16000 and record.audio_bytes >= 16000
     pcm = b"".join(i.data for i in record.items if isinstance(i, AudioInput))

@@ -264,7 +264,14 @@
   }
 
   function waitFor(pred) {
+    // The next event matching pred.
     return new Promise((resolve) => waiters.push({ pred, resolve }));
+  }
+
+  function until(pred) {
+    // The first event matching pred, whether it already arrived or is still to come.
+    const past = state.events.find(pred);
+    return past ? Promise.resolve(past) : waitFor(pred);
   }
 
   // ------------------------------------------------------------------ wiring
@@ -281,5 +288,16 @@
     $("thread").value = localStorage.getItem("realtalk.thread") || "";
   } catch (_) { /* storage disabled */ }
 
-  window.realtalk = { state, connect, hangUp, sendText, startMic, stopMic, waitFor };
+  function playbackQueued() {
+    // What is scheduled but not played yet (0 right after a barge-in flush).
+    if (!player) return { sources: 0, secondsAhead: 0 };
+    return {
+      sources: player.sources.size,
+      secondsAhead: Math.max(0, player.next - player.ctx.currentTime),
+    };
+  }
+
+  window.realtalk = {
+    state, connect, hangUp, sendText, startMic, stopMic, waitFor, until, playbackQueued,
+  };
 })();
