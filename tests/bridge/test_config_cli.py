@@ -87,7 +87,7 @@ def test_object_specs_and_urls(tmp_path: Path) -> None:
         import_object("just-a-name")
 
 
-def test_agent_spec_compiles_an_agent_with_the_checkpointer_url(tmp_path: Path) -> None:
+async def test_agent_spec_compiles_an_agent_with_the_checkpointer_url(tmp_path: Path) -> None:
     (tmp_path / "rt_bridge_agent.py").write_text(
         "from realtalk import AudioAgent\n"
         "from realtalk_testing import FakeProvider\n"
@@ -103,6 +103,8 @@ def test_agent_spec_compiles_an_agent_with_the_checkpointer_url(tmp_path: Path) 
     asgi = create_app(config)
     bridge = asgi.state.bridge
     assert hasattr(bridge.app, "arealtime") and bridge.checkpointer is not None
+    assert bridge.owns_app and bridge.owns_checkpointer  # released by the bridge at exit
+    await bridge.aclose()
     with pytest.raises(ConfigError, match="expected a compiled app"):
         create_app(config.model_copy(update={"agent": "rt_bridge_agent:not_an_agent"}))
 

@@ -102,6 +102,7 @@ class Bridge:
         queue_factory: Callable[[], InputQueue] = _default_queue,
         token_http_client: Any = None,
         owns_checkpointer: bool = False,
+        owns_app: bool = False,
     ) -> None:
         self.config = config
         self.app = app
@@ -109,6 +110,7 @@ class Bridge:
         self.queue_factory = queue_factory
         self.token_http_client = token_http_client
         self.owns_checkpointer = owns_checkpointer
+        self.owns_app = owns_app
         self.auth = Authenticator(
             config.auth, required=config.auth_required, base_dir=config.base_dir
         )
@@ -190,7 +192,11 @@ class Bridge:
             await asyncio.wait_for(self.slots.wait_idle(), 5.0)
 
     async def aclose(self) -> None:
+        """Drain, then release what the bridge opened itself (compiled app, checkpointer)."""
         await self.drain()
+        app_close = getattr(self.app, "aclose", None) if self.owns_app else None
+        if app_close is not None:
+            await app_close()
         if self.owns_checkpointer and self.checkpointer is not None:
             close = getattr(self.checkpointer, "aclose", None)
             if close is not None:
@@ -293,8 +299,10 @@ def create_app(
     if checkpointer is None and config.checkpointer:
         checkpointer = resolve_checkpointer(config)
         owns = not is_object_spec(config.checkpointer)
+    owns_app = False
     if app is None:
         app = resolve_app(config, checkpointer)
+        owns_app = not hasattr(import_object(config.agent or "", config.base_dir), "arealtime")
     if checkpointer is None:
         checkpointer = app_checkpointer(app)
     bridge = Bridge(
@@ -304,6 +312,7 @@ def create_app(
         queue_factory=queue_factory or _default_queue,
         token_http_client=token_http_client,
         owns_checkpointer=owns,
+        owns_app=owns_app,
     )
 
     @contextlib.asynccontextmanager
