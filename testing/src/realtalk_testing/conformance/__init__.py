@@ -24,11 +24,13 @@ from .scenarios import (
     run_conformance,
     run_scenario,
     run_session,
+    speak,
     until_turns,
 )
 from .shape import event_shape
 from .target import (
     CASSETTE_KEYS,
+    FEATURES,
     ConformanceTarget,
     Replay,
     ReplayFactory,
@@ -38,6 +40,7 @@ from .target import (
 
 __all__ = [
     "CASSETTE_KEYS",
+    "FEATURES",
     "QUESTION",
     "SCENARIOS",
     "WEATHER",
@@ -55,5 +58,6 @@ __all__ = [
     "run_conformance",
     "run_scenario",
     "run_session",
+    "speak",
     "until_turns",
 ]

@@ -12,13 +12,14 @@ import contextlib
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from realtalk.provider import Provider
 
 __all__ = [
     "CASSETTE_KEYS",
+    "FEATURES",
     "ConformanceTarget",
     "Replay",
     "ReplayFactory",
@@ -36,6 +37,14 @@ CASSETTE_KEYS = (
 """Cassettes a target may provide; a scenario whose cassette is missing is skipped."""
 
 _HERE = Path(__file__).parent
+
+FEATURES = frozenset(
+    {"input_transcription", "output_transcription", "tools", "barge_in", "reconnect", "text"}
+)
+"""What a provider may claim. Scenarios needing an unclaimed feature are skipped, and
+checks of an unclaimed feature (e.g. transcripts) are left out; claimed ones must hold."""
+
+EndOfSpeech = Literal["vad", "stream_end", "activity"]
 
 
 @runtime_checkable
@@ -62,21 +71,38 @@ class ConformanceTarget:
 
     ``model`` must route to the provider through the installed plugins (unless
     ``provider`` names it or is an instance). ``cassettes`` maps the keys of
-    :data:`CASSETTE_KEYS` to cassette paths. ``provider_options`` are merged over the
-    replay's. ``skip`` maps scenario names to the reason they do not apply.
+    :data:`CASSETTE_KEYS` to cassette paths, served by ``replay``; a provider that needs no
+    server (it runs in-process, or scripts itself) leaves both out. ``features`` are the
+    :data:`FEATURES` it claims. ``end_of_speech`` says how the user's turn ends: server
+    ``"vad"`` hears the silence, ``"stream_end"`` sends ``audio_stream_end`` after the
+    speech, ``"activity"`` disables VAD and wraps the speech in activity start/end.
+    ``provider_options`` are merged over the replay's. ``skip`` maps scenario names to the
+    reason they do not apply.
     """
 
     name: str
     model: str
-    cassettes: Mapping[str, str | Path]
-    replay: ReplayFactory
+    cassettes: Mapping[str, str | Path] = field(default_factory=dict)
+    replay: ReplayFactory | None = None
     provider: str | Provider | None = None
     provider_options: Mapping[str, Any] = field(default_factory=dict)
+    features: frozenset[str] = FEATURES
+    end_of_speech: EndOfSpeech = "vad"
     skip: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.features) - FEATURES
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}; known: {sorted(FEATURES)}")
+        if self.cassettes and self.replay is None:
+            raise ValueError("cassettes need a replay factory to serve them")
 
     def cassette(self, key: str) -> Path | None:
         value = self.cassettes.get(key)
         return Path(value) if value is not None else None
+
+    def claims(self, feature: str) -> bool:
+        return feature in self.features
 
 
 # --------------------------------------------------------------------------- built-ins
