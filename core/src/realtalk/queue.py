@@ -263,7 +263,13 @@ class LiveInputQueue:
 
     @staticmethod
     def _wake(waiters: list[_Waiter]) -> None:
+        running = asyncio._get_running_loop()
         for loop, future in waiters:
+            if loop is running:
+                # a producer on the consumer's own loop (an asyncio task): wake it directly;
+                # call_soon_threadsafe would cost a self-pipe write and an extra loop turn
+                _resolve(future)
+                continue
             try:
                 loop.call_soon_threadsafe(_resolve, future)
             except RuntimeError:  # the consumer's loop is closed: nobody to wake
