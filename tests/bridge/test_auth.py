@@ -199,3 +199,33 @@ async def test_token_endpoint_http_401_and_403(echo_app: EchoApp) -> None:
             url, headers={"Authorization": f"Bearer {ALICE_KEY}", "Origin": "https://evil.example"}
         )
         assert origin.status_code == 403
+
+
+def test_auto_auth_exempts_only_genuinely_local_callers() -> None:
+    auto = Authenticator(AuthConfig(), required=False)
+    assert not auto.must_authenticate("127.0.0.1", "127.0.0.1", {})
+    assert not auto.must_authenticate("::1", None, {})
+    assert auto.must_authenticate("127.0.0.1", "127.0.0.1", {"x-forwarded-for": "203.0.113.9"})
+    assert auto.must_authenticate("127.0.0.1", "127.0.0.1", {"forwarded": "for=203.0.113.9"})
+    assert auto.must_authenticate("203.0.113.9", "127.0.0.1", {})
+    assert auto.must_authenticate("127.0.0.1", "10.1.2.3", {})  # mounted on a public server
+    assert auto.must_authenticate(None, "127.0.0.1", {})
+    off = Authenticator(AuthConfig(required=False), required=False)
+    assert not off.must_authenticate("203.0.113.9", "10.1.2.3", {"x-forwarded-for": "x"})
+
+
+async def test_proxied_callers_must_authenticate_on_a_loopback_server(echo_app: EchoApp) -> None:
+    proxied = {"X-Forwarded-For": "203.0.113.9"}
+    async with bridge_server(echo_app) as addr:  # loopback, auth on "auto", no credentials
+        async with connect(live_url(addr), additional_headers=proxied) as ws:
+            error = await assert_refused(ws)
+            assert "no credentials configured" in error["message"]
+        async with connect(live_url(addr)) as ws:  # a local caller needs none
+            assert (await start(ws))["type"] == "session_started"
+    keyed = BridgeConfig.model_validate({"auth": {"api_keys": [{"user": "a", "key": ALICE_KEY}]}})
+    async with bridge_server(EchoApp(), keyed) as addr:
+        async with connect(live_url(addr), additional_headers=proxied) as ws:
+            await assert_refused(ws)
+        headers = {**proxied, "Authorization": f"Bearer {ALICE_KEY}"}
+        async with connect(live_url(addr), additional_headers=headers) as ws:
+            assert (await start(ws))["type"] == "session_started"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
@@ -131,7 +131,7 @@ class Bridge:
             source = extract_token(
                 websocket.headers, websocket.query_params, offered, self.config.auth.query_param
             )
-            principal = self.auth.authenticate(source.token)
+            principal = self.auth.authenticate(source.token, required=self._must_auth(websocket))
         except AuthError as exc:
             await _refuse(websocket, chosen, p.CLOSE_POLICY, "unauthorized", exc.message)
             return
@@ -158,6 +158,14 @@ class Bridge:
             await self._run(websocket, principal)
         finally:
             self.slots.release()
+
+    def _must_auth(self, conn: HTTPConnection) -> bool:
+        server = conn.scope.get("server")
+        return self.auth.must_authenticate(
+            conn.client.host if conn.client else None,
+            server[0] if server else None,
+            conn.headers,
+        )
 
     async def _run(self, websocket: WebSocket, principal: Principal) -> None:
         session = LiveSession(
@@ -226,7 +234,7 @@ class Bridge:
             source = extract_token(
                 request.headers, request.query_params, (), self.config.auth.query_param
             )
-            self.auth.authenticate(source.token)
+            self.auth.authenticate(source.token, required=self._must_auth(request))
         except AuthError as exc:
             return _error_json(
                 exc.status, "unauthorized", exc.message, headers={"WWW-Authenticate": "Bearer"}

@@ -180,10 +180,41 @@ class Authenticator:
                 '"required": false explicitly'
             )
 
-    def authenticate(self, token: str | None) -> Principal:
-        """The principal for ``token``; raises :class:`AuthError` when it is refused."""
+    def must_authenticate(
+        self,
+        client_host: str | None,
+        server_host: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> bool:
+        """Whether this caller needs a token.
+
+        With auth on "auto" and a loopback-bound server, only a genuinely local caller
+        goes without one: a request that came through a proxy (``Forwarded`` /
+        ``X-Forwarded-For``), from a non-loopback address, or to a non-loopback address
+        (the app mounted in someone else's server) must authenticate.
+        """
+        if self.required:
+            return True
+        if self.config.required is False:
+            return False
+        forwarded = headers is not None and ("forwarded" in headers or "x-forwarded-for" in headers)
+        local_client = client_host is not None and is_loopback(client_host)
+        local_server = server_host is None or is_loopback(server_host)
+        return forwarded or not local_client or not local_server
+
+    def authenticate(self, token: str | None, *, required: bool | None = None) -> Principal:
+        """The principal for ``token``; raises :class:`AuthError` when it is refused.
+
+        ``required`` (default: the server-wide setting) says whether a missing token is
+        an error; see :meth:`must_authenticate`.
+        """
         if not token:
-            if self.required:
+            if self.required if required is None else required:
+                if not self._keys and not self._jwt_keys:
+                    raise AuthError(
+                        "authentication required for callers that are not local, and this "
+                        "server has no credentials configured"
+                    )
                 raise AuthError("authentication required: send a bearer token")
             return Principal(user_id=None, method="none")
         user = self._match_key(token)

@@ -276,7 +276,7 @@ def parse_client_frame(text: str) -> ClientFrame:
     if kind == "image":
         _only_fields(data, kind, ("data", "mime_type"))
         mime = data.get("mime_type", "image/jpeg")
-        if mime not in IMAGE_TYPES:
+        if not isinstance(mime, str) or mime not in IMAGE_TYPES:
             raise ProtocolError(
                 "bad_field", f"'mime_type' must be one of {sorted(IMAGE_TYPES)}, got {_short(mime)}"
             )
