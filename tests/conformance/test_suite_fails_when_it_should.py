@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +17,7 @@ from realtalk_testing.conformance import (
     run_conformance,
     run_scenario,
 )
-from realtalk_testing.openai_wire import openai_cassette_path
+from realtalk_testing.openai_wire import openai_cassette_from_dicts, openai_cassette_path
 
 
 def _with(**cassettes: str) -> ConformanceTarget:
@@ -123,3 +124,32 @@ def test_event_shape_keeps_milestones_only() -> None:
         "turn_complete",
         "text: ab",
     ]
+
+
+async def test_a_provider_that_speaks_unprompted_after_a_fresh_reconnect_fails(
+    tmp_path: Path,
+) -> None:
+    audio = {"type": "response.output_audio.delta", "item_id": "a", "delta": "AAAAAA=="}
+    question = {"type": "conversation.item.input_audio_transcription.completed",
+                "transcript": "What's the weather in Paris?"}  # fmt: skip
+    lines = [
+        {"conn": 1, "send": "session.update"},
+        {"conn": 1, "send": "input_audio_buffer.append", "min_seconds": 0.5},
+        {"conn": 1, "recv": question},
+        {"conn": 1, "drop": True},
+        {"conn": 2, "send": "session.update"},
+        {"conn": 2, "send": "conversation.item.create"},
+        {"conn": 2, "recv": {"type": "response.created", "response": {"id": "r"}}},
+        {"conn": 2, "recv": audio},  # nobody asked
+        {
+            "conn": 2,
+            "recv": {"type": "response.output_audio_transcript.done", "transcript": "Hello again!"},
+        },
+        {"conn": 2, "recv": {"type": "response.done", "response": {"status": "completed"}}},
+    ]
+    path = openai_cassette_from_dicts({}, lines).dump(tmp_path / "chatty.jsonl")
+    target = dataclasses.replace(
+        openai_target(), cassettes={**openai_target().cassettes, "drop_reconnect": path}
+    )
+    with pytest.raises(ConformanceFailure, match="spoke after a fresh reconnect"):
+        await run_scenario(target, "drop_and_recover")

@@ -65,6 +65,10 @@ def test_azure_endpoint_deployment_and_api_key_header() -> None:
         {}, "gpt-realtime", {"AZURE_OPENAI_ENDPOINT": "https://r", "AZURE_OPENAI_API_KEY": KEY}
     )
     assert "deployment=gpt-realtime" in env.url
+    ga = resolve_connect_options(
+        {"azure_endpoint": "https://r", "api_key": KEY, "api_version": "v1"}, "dep", {}
+    )
+    assert ga.url == "wss://r/openai/v1/realtime?model=dep"
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,8 @@ def resolve_connect_options(
     from ``base_url`` or ``OPENAI_BASE_URL``. Azure OpenAI (``azure_endpoint`` or
     ``AZURE_OPENAI_ENDPOINT``): ``api-key`` header with ``api_key`` or
     ``AZURE_OPENAI_API_KEY``, the deployment from ``azure_deployment`` (default: the model)
-    and ``api_version`` (or ``OPENAI_API_VERSION``).
+    and ``api_version`` (or ``OPENAI_API_VERSION``; ``"v1"`` selects the GA ``/openai/v1``
+    path).
     """
     unknown = set(provider_options) - KNOWN_OPTIONS
     if unknown:
@@ -126,8 +127,11 @@ def resolve_connect_options(
             or environ.get("OPENAI_API_VERSION")
             or DEFAULT_AZURE_API_VERSION
         )
-        query = urlencode({"api-version": version, "deployment": deployment})
-        url = f"{_ws_url(azure_endpoint)}/openai/realtime?{query}"
+        if version == "v1":  # the GA surface: /openai/v1/realtime?model=<deployment>
+            url = f"{_ws_url(azure_endpoint)}/openai/v1/realtime?{urlencode({'model': deployment})}"
+        else:
+            query = urlencode({"api-version": version, "deployment": deployment})
+            url = f"{_ws_url(azure_endpoint)}/openai/realtime?{query}"
         headers["api-key"] = key
         return ConnectOptions(url, headers, context, float(timeout), azure=True)
     key = _text(provider_options, "api_key") or environ.get("OPENAI_API_KEY")

@@ -33,6 +33,7 @@ from realtalk.events import (
     InputTranscriptEvent,
     OutputTranscriptEvent,
     RealtimeEvent,
+    ReconnectedEvent,
     TextDeltaEvent,
     ToolCallEvent,
     ToolResultEvent,
@@ -369,6 +370,24 @@ async def drop_and_recover(target: ConformanceTarget) -> SessionRun:
         else any(isinstance(e, AudioDeltaEvent) for e in run.events[last:])
     )
     _check(answered, "no answer after reconnecting", run)
+    if target.claims("input_transcription"):
+        # a fresh (not resumed) session is reseeded; the model must not speak unprompted
+        for i, event in enumerate(run.events):
+            if not isinstance(event, ReconnectedEvent) or event.resumed:
+                continue
+            heard = next(
+                (
+                    j
+                    for j in range(i, len(run.events))
+                    if isinstance(run.events[j], InputTranscriptEvent)
+                ),
+                len(run.events),
+            )
+            _check(
+                not any(isinstance(e, AudioDeltaEvent) for e in run.events[i:heard]),
+                "the model spoke after a fresh reconnect before the user said anything",
+                run,
+            )
     _check(run.index("turn_complete", last) > last, "no turn_complete after reconnecting", run)
     return run
 
