@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Hashable, Mapping
 from typing import Any
 
 import websockets
@@ -55,6 +56,41 @@ def _about_handle(reason: str) -> bool:
     """The server's close reason blames the resumption handle."""
     text = reason.lower()
     return "handle" in text or "resum" in text
+
+
+_CLIENT_CACHE_SIZE = 16
+_clients: OrderedDict[Hashable, genai.Client] = OrderedDict()
+
+
+def _freeze(value: Any) -> Hashable:
+    """A hashable key for client options; objects (an SSL context) count by identity."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return ("object", id(value))
+
+
+def _client(kwargs: dict[str, Any]) -> genai.Client:
+    """One ``genai.Client`` per distinct set of options, reused by every connection.
+
+    Building a client loads a CA bundle into fresh SSL contexts (tens of milliseconds of
+    CPU), which would otherwise be paid on every connect and reconnect. A Live connection
+    uses the client only to open its socket, so sharing it changes nothing on the wire;
+    the cache holds the options' objects alive, so identity keys stay unique.
+    """
+    key = _freeze(kwargs)
+    client = _clients.get(key)
+    if client is None:
+        client = genai.Client(**kwargs)
+        _clients[key] = client
+        while len(_clients) > _CLIENT_CACHE_SIZE:
+            _clients.popitem(last=False)
+    else:
+        _clients.move_to_end(key)
+    return client
 
 
 def _handshake_kind(exc: BaseException) -> DisconnectKind | None:
@@ -177,8 +213,7 @@ class GeminiSession:
             await self._connection.__aexit__(None, None, None)
         except Exception as exc:  # closing a dead socket must not mask the real outcome
             logger.debug("closing the Gemini Live socket failed: %s", exc)
-        with contextlib.suppress(Exception):
-            await self._client.aio.aclose()
+        # the client is shared (see _client) and holds no socket of this connection
 
     async def close(self) -> None:
         """Close the connection (idempotent); ``events()`` then ends with CLOSED."""
@@ -195,7 +230,7 @@ async def open_session(
     env = os.environ if environ is None else environ
     options = resolve_client_options(setup.config.provider_options, env)
     try:
-        client = genai.Client(**options.client_kwargs())
+        client = _client(options.client_kwargs())
     except ValueError as exc:  # the SDK's own validation of options; never echoes keys
         raise ProviderError(f"cannot configure google-genai: {exc}") from None
     model = resolve_model(setup.config.model, env)
@@ -205,12 +240,7 @@ async def open_session(
         raise ProviderError(f"invalid Gemini Live settings: {exc}") from None
     presented = bool(setup.resumption_handle) and setup.config.session_resumption
     connection = client.aio.live.connect(model=model, config=config)
-    try:
-        session = await _enter(connection, presented=presented)
-    except BaseException:
-        with contextlib.suppress(Exception):
-            await client.aio.aclose()
-        raise
+    session = await _enter(connection, presented=presented)
     live = GeminiSession(client, connection, session, presented_handle=presented)
     if setup.history and not presented:
         try:
