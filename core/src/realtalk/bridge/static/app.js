@@ -215,8 +215,8 @@
   }
 
   function hangUp() {
+    stopMic(); // flushes the last utterance (audio_stream_end) before the input ends
     if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "close" }));
-    stopMic();
   }
 
   function sendText(text) {
