@@ -64,6 +64,10 @@ async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path:
                 emit.audio(seconds=1.0, chunks=5),
                 emit.interrupted(),
                 emit.turn_complete(),
+                # Hanging up stops the microphone first: the provider may still answer
+                # the last words, so the session waits for that turn before closing.
+                expect.audio_stream_end(),
+                emit.turn_complete(),
                 expect.close(),
             ]
         ]
@@ -91,6 +95,7 @@ async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path:
             interruptions = await page.evaluate("realtalk.state.interruptions")
             await page.evaluate("(realtalk.hangUp(), realtalk.waitFor(e => e.type === '__closed'))")
             closed = await page.evaluate("realtalk.state.closeCode")
+            ended = await page.evaluate("realtalk.state.events.at(-1).type")
             shown = await page.evaluate("document.getElementById('transcript').innerText")
     assert state["threadId"] == "browser-1"
     assert state["sentAudioBytes"] >= 16000  # at least 0.5 s at 16 kHz PCM16
@@ -110,7 +115,7 @@ async def test_browser_page_streams_the_microphone_and_plays_the_reply(tmp_path:
         }
     ]
     assert "it is sunny in Oslo" in shown and "hello from the browser" in shown
-    assert closed == 1000
+    assert closed == 1000 and ended == "session_ended"  # a clean end, not a drain timeout
     assert queued["secondsAhead"] > 1.0  # the reply was scheduled gap-free ahead of time
     assert interruptions == 1 and flushed == {"sources": 0, "secondsAhead": 0}  # barge-in
     record = provider.connections[0]
