@@ -235,6 +235,8 @@ class Cassette:
                 items.append((lineno, json.loads(line)))
             except json.JSONDecodeError as exc:
                 errors.append((lineno, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+            except RecursionError:
+                errors.append((lineno, "not valid JSON: nested too deeply"))
         if errors:
             raise CassetteFormatError(source, errors)
         if not items:
