@@ -15,6 +15,7 @@ from .script import ANY, ToolResult, emit, end, expect, tone
 if TYPE_CHECKING:
     from .cassette import Cassette, CassetteFormatError
     from .gemini_server import FakeGeminiServer
+    from .openai_recorder import OpenAICassetteRecorder
     from .openai_server import FakeOpenAIServer
     from .recorder import CassetteRecorder
     from .report import CassetteMismatchError, CassetteReport
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "FakeGeminiServer": ".gemini_server",
     "FakeOpenAIServer": ".openai_server",
+    "OpenAICassetteRecorder": ".openai_recorder",
     "Cassette": ".cassette",
     "CassetteFormatError": ".cassette",
     "CassetteRecorder": ".recorder",
@@ -53,6 +55,7 @@ __all__ = [
     "FakeOpenAIServer",
     "FakeProvider",
     "FakeSession",
+    "OpenAICassetteRecorder",
     "ScriptFailed",
     "ToolResult",
     "emit",
