@@ -88,6 +88,7 @@ async def level(sessions: int, chunks: int) -> dict[str, float]:
         url = f"ws://127.0.0.1:{port}/v1/graph/live"
         lats: list[list[int]] = [[] for _ in range(sessions)]
         cpu0 = h.proc_cpu_seconds(proc.pid)
+        own0 = h.cpu_seconds()
         t0 = time.monotonic()
         ramp = min(2.0, sessions / 200)  # spread connects over up to 2 s
         oks = await asyncio.gather(
@@ -95,6 +96,7 @@ async def level(sessions: int, chunks: int) -> dict[str, float]:
         )
         wall = time.monotonic() - t0
         cpu = h.proc_cpu_seconds(proc.pid) - cpu0
+        own = h.cpu_seconds() - own0
         rss = h.rss_bytes(proc.pid)
     finally:
         proc.terminate()
@@ -112,6 +114,7 @@ async def level(sessions: int, chunks: int) -> dict[str, float]:
         "bridge_cpu_pct": 100 * cpu / wall,
         "cpu_s_per_session_min": cpu / minutes,
         "bridge_rss_mib": rss / 2**20,
+        "loadgen_cpu_pct": 100 * own / wall,
     }
 
 

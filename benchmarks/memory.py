@@ -100,16 +100,18 @@ async def _hold_gemini(n: int, kind: str) -> float:
             if count >= target:
                 opened.set()
 
+        clients: list[Any] = []
+
         async def raw() -> None:
             from google import genai
             from google.genai import types
 
-            client = genai.Client(api_key="bench", http_options=server.http_options)
+            if not clients:  # one client for all sessions, as an idiomatic program does
+                clients.append(genai.Client(api_key="bench", http_options=server.http_options))
             config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
-            async with client.aio.live.connect(model=MODEL, config=config):
+            async with clients[0].aio.live.connect(model=MODEL, config=config):
                 note()
                 await release.wait()
-            await client.aio.aclose()
 
         app: Any = None
         queues: list[Any] = []
