@@ -82,6 +82,10 @@ def load_config(path: str | os.PathLike[str]) -> BridgeConfig:
         raise ConfigError(f"config file {str(file)!r} not found") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{file}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: not valid JSON (nested too deeply)") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: must hold a JSON object, got {type(raw).__name__}")
     try:
