@@ -229,3 +229,24 @@ async def test_tool_result_for_a_call_from_before_a_reconnect_is_a_note() -> Non
         await session.send_tool_result("old-call", "get_weather", {"sky": "sunny"})
         await server.wait_done()
         await session.close()
+
+
+async def test_an_unreadable_server_event_ends_the_connection_as_transient() -> None:
+    from websockets.asyncio.server import ServerConnection, serve
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send('{"type": "session.created", "session": {}}')
+        await ws.recv()
+        await ws.send('{"type": "session.updated", "session": {}}')
+        await ws.send("this is not JSON")
+        await ws.wait_closed()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        options = {"api_key": "k", "base_url": f"http://127.0.0.1:{port}/v1"}
+        setup = SessionSetup(config=RealtimeConfig(model="gpt-realtime", provider_options=options))
+        session = await open_session(setup, environ={})
+        events, ended = await _drain(session)
+    assert events == []
+    assert ended.kind is DisconnectKind.TRANSIENT
+    assert "unreadable server event" in ended.reason
