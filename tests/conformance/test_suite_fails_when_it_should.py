@@ -153,3 +153,12 @@ async def test_a_provider_that_speaks_unprompted_after_a_fresh_reconnect_fails(
     )
     with pytest.raises(ConformanceFailure, match="spoke after a fresh reconnect"):
         await run_scenario(target, "drop_and_recover")
+
+
+async def test_a_stalled_session_is_a_failure_not_a_hang() -> None:
+    from realtalk_testing.conformance import run_session, until_turns
+
+    # The text cassette waits for typed text that a spoken turn never sends.
+    with pytest.raises(ConformanceFailure, match=r"did not end within 0\.5s"):
+        await run_session(openai_target(), "text_turn", until_turns(1), limit=0.5,
+                          response_modalities=["TEXT"])  # fmt: skip

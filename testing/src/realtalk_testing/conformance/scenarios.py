@@ -146,6 +146,16 @@ async def run_session(
 
         try:
             await asyncio.wait_for(consume(), limit)  # a safety net, not a wait
+        except TimeoutError:
+            raise ConformanceFailure(
+                f"the session did not end within {limit:g}s (a reply never came, or the "
+                f"client never sent what the cassette waits for)\n  stream shape: "
+                f"{event_shape(events)}"
+            ) from None
+        except Exception as exc:
+            raise ConformanceFailure(
+                f"the session raised {exc!r}\n  stream shape: {event_shape(events)}"
+            ) from exc
         finally:
             await app.aclose()
         try:
