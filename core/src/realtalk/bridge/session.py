@@ -59,10 +59,16 @@ async def claim_thread(checkpointer: Any, thread_id: str, user_id: str | None) -
     usable only by its owner (an unowned thread only without authentication).
     """
     config = {"thread_id": thread_id}
-    thread = await checkpointer.aget_thread(config)
-    if thread is None:
-        await checkpointer.aput_thread(config, ThreadInfo(thread_id=thread_id, user_id=user_id))
-        return
+    claim = ThreadInfo(thread_id=thread_id, user_id=user_id)
+    ensure = getattr(checkpointer, "aensure_thread", None)
+    if ensure is not None:
+        # Atomic create-if-absent: two users racing for one new thread id get one owner.
+        thread = await ensure(config, claim)
+    else:
+        thread = await checkpointer.aget_thread(config)
+        if thread is None:
+            await checkpointer.aput_thread(config, claim)
+            return
     if thread.user_id != user_id:
         raise ThreadForbidden(f"thread {thread_id!r} belongs to another user")
 
