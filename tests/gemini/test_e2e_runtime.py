@@ -196,6 +196,7 @@ async def test_close_1011_then_abort_then_resume() -> None:
         "audio",
         "out:It is sunny and twenty degrees in Paris.",
         "audio",
+        "OUT:It is sunny and twenty degrees in Paris.",  # kept as heard (interrupted)
         reconnected(),  # after 1011 (transient): resumed with handle-1
         handle("handle-2"),
         "in:What's the weather in Paris?",
@@ -214,9 +215,11 @@ async def test_close_1011_then_abort_then_resume() -> None:
     # The server transcribed the question again on the resumed connection.
     assert [text for _, text, _ in run.persisted()] == [
         "What's the weather in Paris?",
+        "It is sunny and twenty degrees in Paris.",
         "What's the weather in Paris?",
         "Sunny, twenty degrees.",
     ]
+    assert run.persisted()[1][2] == {"modality": "audio", "interrupted": True}
 
 
 async def test_non_resumable_update_keeps_the_last_resumable_handle() -> None:
@@ -242,6 +245,7 @@ async def test_non_resumable_update_keeps_the_last_resumable_handle() -> None:
         "audio",
         "out: degrees",
         "audio",
+        "OUT:It is sunny and twenty degrees",  # kept as heard when the connection dropped
         reconnected(),
         handle("handle-2"),
         "in:Please repeat that.",

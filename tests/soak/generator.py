@@ -105,6 +105,7 @@ class _Builder:
         self.failed = False
         self.go_away_pending = False  # this connection ends after the current turn
         self.release_pending: str | None = None  # tool call answered after reconnecting
+        self.heard: dict[str, list[str]] = {"user": [], "assistant": []}  # open utterances
 
     # -- lines ------------------------------------------------------------------------
 
@@ -182,7 +183,16 @@ class _Builder:
         elif roll < 0.15 and allow_go_away:
             self.go_away()
 
+    def finish(self, role: str) -> None:
+        """Close ``role``'s open utterance: it is persisted as far as it was heard."""
+        if self.heard[role]:
+            self.plan.transcripts.append((role, " ".join(self.heard[role])))
+            self.heard[role] = []
+
     def transient_fault(self) -> None:
+        # what was heard so far is kept as heard (the next connection starts afresh)
+        self.finish("user")
+        self.finish("assistant")
         kind = self.rng.choice(["close_1011", "drop"])
         self.plan.faults[kind] += 1
         if kind == "drop":
@@ -215,12 +225,11 @@ class _Builder:
         user = self.words(rng.randint(2, 6))
         for word in user:
             self.recv({"serverContent": {"inputTranscription": {"text": f" {word}"}}})
-            if self.failed:
-                return
+            self.heard["user"].append(word)
             self.maybe_fault(allow_go_away=mode is None and not last)
             if self.failed:
                 return
-        self.plan.transcripts.append(("user", " ".join(user)))
+        self.finish("user")  # closed by the tool call or the model's answer
         if mode is not None:
             self.tool_call(number, mode)
             if self.failed:
@@ -239,11 +248,12 @@ class _Builder:
                     }
                 }
             )
+            self.heard["assistant"].append(word)
             self.maybe_fault(allow_go_away=mode is None and not last)
             if self.failed:
                 return
         self.recv({"serverContent": {"turnComplete": True}})
-        self.plan.transcripts.append(("assistant", " ".join(agent)))
+        self.finish("assistant")
         if self.go_away_pending:
             self.open(after="rotation")
         elif not last:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from realtalk.events import InputTranscriptEvent, OutputTranscriptEvent, TurnCompleteEvent
+from realtalk.events import InputTranscriptEvent
 from realtalk.messages import Message
 from realtalk.runtime.transcripts import TranscriptTracker
 
@@ -17,23 +17,55 @@ def _texts(outputs: list[object]) -> list[tuple[str, str]]:
     return [(m.role, m.text_content) for m in outputs if isinstance(m, Message)]
 
 
-def test_bug_utterance_split_by_a_resumed_reconnect_lost_its_start() -> None:
+async def test_bug_utterance_split_by_a_resumed_reconnect_lost_its_start() -> None:
     """Soak seeds 1, 3, 4 (and many more): a connection dropped mid-utterance and the
     session resumed; the new connection's decoder only knew the fragments sent after the
     reconnect, and its whole-utterance text replaced everything heard before it, so the
-    persisted transcript lost its start ("the weather" instead of "what is the weather")."""
-    tracker = TranscriptTracker()
-    out: list[object] = []
-    out += tracker.on_event(InputTranscriptEvent(text="what is", finished=False))  # conn 1
-    # conn 2 (resumed): its decoder finishes only what it saw itself
-    out += tracker.on_event(InputTranscriptEvent(text=" the weather", finished=False))
-    out += tracker.on_event(InputTranscriptEvent(text=" the weather", finished=True))
-    out += tracker.on_event(OutputTranscriptEvent(text="it is", finished=False))
-    # conn 3 (resumed again)
-    out += tracker.on_event(OutputTranscriptEvent(text=" sunny", finished=False))
-    out += tracker.on_event(OutputTranscriptEvent(text=" sunny", finished=True))
-    out += tracker.on_event(TurnCompleteEvent())
-    assert _texts(out) == [("user", "what is the weather"), ("assistant", "it is sunny")]
+    persisted transcript lost its start (only "weather" of "what is the weather").
+    Now what was heard on the old connection is closed and kept when the new one
+    attaches (the new provider may continue the utterance or start it over)."""
+    from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig, ReconnectConfig
+    from realtalk.checkpoint import InMemoryCheckpointer
+    from realtalk_testing import FakeProvider, emit, end, expect
+
+    fake = FakeProvider(
+        [
+            [
+                emit.session_update("h1"),
+                emit.input_transcript("what is the", finished=False),
+                end.drop(),
+            ],
+            [
+                expect.connect(handle="h1"),
+                emit.input_transcript(" weather", finished=False),
+                emit.input_transcript(" weather"),  # the decoder's whole: its own part only
+                emit.output_transcript("it is", finished=False),
+                end.drop(),
+            ],
+            [
+                expect.connect(handle="h1"),
+                emit.output_transcript(" sunny", finished=False),
+                emit.output_transcript(" sunny"),
+                emit.turn_complete(),
+            ],
+        ]
+    )
+    store = InMemoryCheckpointer()
+    model = "fake-live"
+    config = RealtimeConfig(model=model, reconnect=ReconnectConfig(base_delay=0, jitter=0))
+    app = AudioAgent(model, realtime_config=config, provider=fake).compile(checkpointer=store)
+    queue = LiveInputQueue()
+    async with asyncio.timeout(10):  # a guard, never a wait
+        async for event in app.arealtime(queue, {"thread_id": "t"}):
+            if event.type == "turn_complete":
+                queue.close()
+    messages = await store.alist_messages({"thread_id": "t"})
+    assert [(m.role, m.text_content, m.metadata.get("interrupted", False)) for m in messages] == [
+        ("user", "what is the", False),
+        ("user", "weather", False),
+        ("assistant", "it is", True),
+        ("assistant", "sunny", False),
+    ]
 
 
 def test_bug_utterance_split_by_a_resumed_reconnect_keeps_a_providers_correction() -> None:

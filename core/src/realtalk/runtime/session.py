@@ -393,9 +393,13 @@ class Session:
 
     async def _attach(self, conn: ProviderSession, *, resumed: bool, initial: bool) -> None:
         """Make ``conn`` current: redeliver pending tool results, flush buffered input."""
+        if not initial:
+            # What was heard on the old connection is kept as it was heard: the new
+            # connection's transcripts cannot be joined to it (its provider may continue
+            # the utterance or start it over, and only knows its own fragments).
+            await self._apply(self.tracker.finish_all(interrupted=True))
         if not resumed and not initial:
             # a fresh connection does not continue the turn that was in flight
-            await self._apply(self.tracker.finish_all(interrupted=True))
             self._turn_active = False
             self._awaiting_reply = self._buffer.ends_a_turn()
         async with self._send_lock:

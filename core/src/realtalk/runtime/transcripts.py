@@ -45,15 +45,8 @@ class Utterance:
         return any(p.strip() for p in self.parts)
 
     def take(self, whole: str | None = None) -> str | None:
-        """The finished text (``whole`` when given, else the fragments joined); resets.
-
-        A provider that resumed on a new connection mid-utterance only knows the fragments
-        it sent since; when its ``whole`` is the tail of what was heard, the joined
-        fragments (the start included) are the utterance."""
-        joined = "".join(self.parts)
-        text = whole if whole and whole.strip() else joined
-        if whole and joined.strip().endswith(whole.strip()):
-            text = joined
+        """The finished text (``whole`` when given, else the fragments joined); resets."""
+        text = whole if whole and whole.strip() else "".join(self.parts)
         self.parts.clear()
         text = text.strip()
         return text or None
