@@ -7,6 +7,7 @@ so the fix stays covered even if the generator changes.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from realtalk.events import InputTranscriptEvent
 from realtalk.messages import Message
@@ -100,3 +101,43 @@ async def test_bug_buffered_audio_lost_at_reconnect_failed_was_not_reported() ->
     dropped = [e for e in events if e.type == "input_dropped"]
     assert [(e.audio_chunks, e.audio_bytes) for e in dropped] == [(2, 6400)]
     assert events[-1].type == "session_ended"
+
+
+async def test_bug_finished_transcript_was_shown_before_it_was_persisted() -> None:
+    """Found by the crash test (PostgreSQL): the finished-transcript event reached the
+    user before its message was stored, so a process killed in between lost a transcript
+    the user had already seen as finished. Now every event waits for the messages of
+    its step."""
+    from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig
+    from realtalk.checkpoint import InMemoryCheckpointer
+    from realtalk_testing import FakeProvider, emit
+
+    class SlowStore(InMemoryCheckpointer):
+        async def aput_messages(self, config: Any, messages: Any) -> Any:
+            for _ in range(20):  # a store that takes a while (a database round trip)
+                await asyncio.sleep(0)
+            return await super().aput_messages(config, messages)
+
+    store = SlowStore()
+    fake = FakeProvider(
+        [
+            emit.input_transcript("what is the weather"),
+            emit.output_transcript("it is sunny"),
+            emit.turn_complete(),
+        ]
+    )
+    model = "fake-live"
+    app = AudioAgent(model, realtime_config=RealtimeConfig(model=model), provider=fake).compile(
+        checkpointer=store
+    )
+    queue = LiveInputQueue()
+    shown_but_not_stored = []
+    async with asyncio.timeout(10):  # a guard, never a wait
+        async for event in app.arealtime(queue, {"thread_id": "t"}):
+            if event.type in ("input_transcript", "output_transcript") and event.finished:
+                stored = [m.text_content for m in await store.alist_messages({"thread_id": "t"})]
+                if event.text not in stored:
+                    shown_but_not_stored.append(event.text)
+            if event.type == "turn_complete":
+                queue.close()
+    assert shown_but_not_stored == []

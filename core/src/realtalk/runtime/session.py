@@ -686,21 +686,30 @@ class Session:
         self._check_drain()
 
     async def _apply(self, outputs: Sequence[RealtimeEvent | Message]) -> None:
-        """Persist messages and emit events in the order the tracker produced them."""
+        """Persist messages and emit events in the order the tracker produced them.
+
+        Events wait until the messages of the same step are stored: a finished transcript
+        the user has seen is already persisted, even if the process dies right after."""
         batch: list[Message] = []
+        held: list[RealtimeEvent] = []
+
+        async def flush() -> None:
+            nonlocal batch, held
+            if batch:
+                await self._persist(batch)
+            for event in held:
+                self._emit(event)
+            batch, held = [], []
+
         for out in outputs:
             if isinstance(out, Message):
                 batch.append(out)
-                continue
-            if batch:
-                await self._persist(batch)
-                batch = []
-            if isinstance(out, ToolCallEvent):
+            elif isinstance(out, ToolCallEvent):
+                await flush()
                 await self._on_tool_call(out)
             else:
-                self._emit(out)
-        if batch:
-            await self._persist(batch)
+                held.append(out)
+        await flush()
 
     async def _on_session_update(self, event: SessionUpdateEvent) -> None:
         handle = event.resumption_handle
