@@ -9,6 +9,8 @@ Usage: ``python _bridge_server.py PORT SESSIONS CHUNKS``.
 
 from __future__ import annotations
 
+import gc
+import os
 import sys
 
 
@@ -37,6 +39,8 @@ def main() -> None:
     import uvicorn
 
     port, sessions, chunks = (int(x) for x in sys.argv[1:4])
+    if os.environ.get("BENCH_NO_GC"):  # diagnosis: are latency spikes collector pauses?
+        gc.disable()
     uvicorn.run(
         build(sessions, chunks),  # type: ignore[arg-type]
         host="127.0.0.1",

@@ -16,6 +16,7 @@ is printed alongside.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -71,11 +72,13 @@ async def client(url: str, chunks: int, lat: list[int], delay: float) -> bool:
     return got >= chunks
 
 
-async def level(sessions: int, chunks: int) -> dict[str, float]:
+async def level(sessions: int, chunks: int, *, no_gc: bool = False) -> dict[str, float]:
     port = free_port()
+    env = dict(os.environ, BENCH_NO_GC="1") if no_gc else None
     proc = subprocess.Popen(  # noqa: ASYNC220 - started before any session runs
         [sys.executable, str(h.HERE / "_bridge_server.py"), str(port), str(sessions), str(chunks)],
         stderr=subprocess.DEVNULL,  # shutdown noise of sessions cut by terminate()
+        env=env,
     )
     try:
         for _ in range(200):  # wait for the port
@@ -118,14 +121,16 @@ async def level(sessions: int, chunks: int) -> dict[str, float]:
     }
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, no_gc: bool) -> None:
     h.header("capacity: bridge + runtime + FakeProvider", quick)
-    levels = [10] if quick else [100, 200, 400, 600, 800, 1000]
+    if no_gc:
+        print("diagnosis: the bridge process runs with the garbage collector disabled")
+    levels = [10] if quick else [100, 200, 300, 400, 500, 600, 800, 1000]
     chunks = 30 if quick else 200  # 3 s or 20 s of audio per session
     held = 0
     per_min: list[float] = []
     for n in levels:
-        r = await level(n, chunks)
+        r = await level(n, chunks, no_gc=no_gc)
         h.row(f"{n} sessions", **r)
         per_min.append(r["cpu_s_per_session_min"])
         if r["ok"] == n and r["p99_ms"] < TARGET_P99_MS:
@@ -146,5 +151,11 @@ async def main(quick: bool) -> None:
 
 
 if __name__ == "__main__":
-    args = h.parser(__doc__ or "").parse_args()
-    asyncio.run(main(args.quick))
+    p = h.parser(__doc__ or "")
+    p.add_argument(
+        "--no-gc",
+        action="store_true",
+        help="diagnosis: disable the collector in the bridge process (are spikes GC pauses?)",
+    )
+    args = p.parse_args()
+    asyncio.run(main(args.quick, args.no_gc))
