@@ -648,6 +648,12 @@ class Session:
         self._note_disconnect(gen, exc)
 
     async def _on_event(self, event: RealtimeEvent, gen: int) -> None:
+        if type(event) is AudioDeltaEvent and self._turn_active:
+            # the hot path (model audio inside a turn): the same steps as below without
+            # the checks that cannot apply to it
+            await self._apply(self.tracker.on_event(event))
+            self._check_drain()
+            return
         if isinstance(event, _RUNTIME_EVENTS):
             log.debug("ignoring runtime-only event %s from the provider", event.type)
             return
