@@ -141,3 +141,49 @@ async def test_bug_finished_transcript_was_shown_before_it_was_persisted() -> No
             if event.type == "turn_complete":
                 queue.close()
     assert shown_but_not_stored == []
+
+
+async def test_bug_fresh_connection_was_reseeded_without_the_utterance_heard_before_the_drop() -> (
+    None
+):
+    """Found by the soak (seed 68, once it injected rejected handles): the utterance in
+    flight when a connection dropped was closed only when the next connection attached,
+    after a fresh connection had already been reseeded, so the model's context lacked
+    what the user had just said. It is now closed as soon as the connection is lost."""
+    from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig, ReconnectConfig
+    from realtalk.checkpoint import InMemoryCheckpointer
+    from realtalk.provider import DisconnectKind
+    from realtalk_testing import FakeProvider, emit, end, expect
+
+    reseeded: list[list[str]] = []
+
+    def history(setup: Any) -> bool:
+        reseeded.append([m.text_content for m in setup.history])
+        return True
+
+    fake = FakeProvider(
+        [
+            [
+                emit.session_update("h1"),
+                emit.input_transcript("what is the", finished=False),
+                end.drop(),
+            ],
+            [expect.connect(handle="h1"), end.refuse(DisconnectKind.REJECTED_HANDLE)],
+            [
+                expect.connect(handle=None, check=history),
+                emit.output_transcript("it is sunny"),
+                emit.turn_complete(),
+            ],
+        ]
+    )
+    model = "fake-live"
+    config = RealtimeConfig(model=model, reconnect=ReconnectConfig(base_delay=0, jitter=0))
+    store = InMemoryCheckpointer()
+    app = AudioAgent(model, realtime_config=config, provider=fake).compile(checkpointer=store)
+    queue = LiveInputQueue()
+    async with asyncio.timeout(10):  # a guard, never a wait
+        async for event in app.arealtime(queue, {"thread_id": "t"}):
+            if event.type == "turn_complete":
+                queue.close()
+    fake.assert_done()
+    assert reseeded == [["what is the"]]

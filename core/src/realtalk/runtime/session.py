@@ -257,6 +257,11 @@ class Session:
             await self._detach(conn)
             if outcome == "finish":
                 return self._finish_reason or "closed"
+            # What was heard on the lost connection is kept as it was heard, before any
+            # reconnect (so a fresh connection is reseeded with it): the next connection's
+            # transcripts cannot be joined to it (its provider may continue the utterance
+            # or start it over, and only knows its own fragments).
+            await self._apply(self.tracker.finish_all(interrupted=True))
             if outcome == "rotate":
                 conn = await self._establish(initial=False, kind=DisconnectKind.ROTATION)
             else:
@@ -393,11 +398,6 @@ class Session:
 
     async def _attach(self, conn: ProviderSession, *, resumed: bool, initial: bool) -> None:
         """Make ``conn`` current: redeliver pending tool results, flush buffered input."""
-        if not initial:
-            # What was heard on the old connection is kept as it was heard: the new
-            # connection's transcripts cannot be joined to it (its provider may continue
-            # the utterance or start it over, and only knows its own fragments).
-            await self._apply(self.tracker.finish_all(interrupted=True))
         if not resumed and not initial:
             # a fresh connection does not continue the turn that was in flight
             self._turn_active = False
