@@ -14,6 +14,9 @@ How the script stays deterministic although the client is a real SDK over real s
 * audio that arrives while disconnected comes from the soak clock: each reconnect backoff
   sleep pushes a burst (sizes in :attr:`Plan.bursts`); the next connection waits for the
   part the offline buffer keeps (:class:`BufferModel` mirrors ``InputBuffer``);
+* a rejected resumption handle (``1008`` on setup) is retried at once without a handle;
+  the fresh connection must reseed with the persisted history and must not ask for a
+  reply (``turnComplete: false``);
 * a ``release`` tool waits until the driver sees ``reconnected`` (a fault follows the call
   at once), a ``hold`` tool waits until the server cancels it, a ``now`` tool answers at
   once (the server waits for its ``tool_response`` before anything else).
@@ -147,8 +150,21 @@ class _Builder:
             self.plan.expected_dropped += self.buffer.flush()  # never delivered
             return
         self.backoff_sleep(refusals + 1 > backoffs_before)
+        if after == "transient" and refusals == 0 and self.rng.random() < 0.15:
+            # the handle is refused: the session retries at once, fresh, reseeded from
+            # the persisted history (a client_content that asks for no reply)
+            self.conn += 1
+            self.line(connect={"handle": self.handle})
+            self.line(close={"code": 1008, "reason": "Invalid session resumption handle."})
+            self.plan.faults["handle_rejected"] += 1
+            self.handle = None
         self.conn += 1
         self.line(connect={"handle": self.handle})
+        if self.handle is None and self.plan.transcripts:
+            self.line(
+                send="client_content",
+                match={"subset": {"clientContent": {"turnComplete": False}}},
+            )
         self.handle = self.new_handle()
         self.recv({"sessionResumptionUpdate": {"newHandle": self.handle, "resumable": True}})
         kept = self.buffer.flush()

@@ -27,7 +27,9 @@ from realtalk_testing import Cassette, FakeGeminiServer
 from .generator import BUFFER_SECONDS, BURST_CHUNK, MODEL, TALK_PREFIX, TOOL_NAME, Plan
 
 THREAD = {"thread_id": "soak"}
-SESSION_LIMIT = 20.0  # a safety net for a stuck session, never a wait
+SESSION_LIMIT = float(
+    os.environ.get("REALTALK_SOAK_SESSION_LIMIT", "20")
+)  # a safety net for a stuck session, never a wait
 
 
 class SoakClock:
@@ -173,6 +175,11 @@ async def run_plan(plan: Plan, *, db_dir: Path | None = None) -> Result:
                 # every line was sent before the session could end; frames in flight
                 # (the client's last audio) are counted once the server has read them
                 await server.wait_done()
+        except TimeoutError:
+            raise AssertionError(
+                f"seed {plan.seed}: stuck after {[e.type for e in events][-12:]}\n"
+                f"{server.report.summary()}"
+            ) from None
         finally:
             await app.aclose()
         messages = list(await checkpointer.alist_messages(THREAD))
