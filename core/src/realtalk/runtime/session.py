@@ -698,24 +698,22 @@ class Session:
         the user has seen is already persisted, even if the process dies right after."""
         batch: list[Message] = []
         held: list[RealtimeEvent] = []
-
-        async def flush() -> None:
-            nonlocal batch, held
-            if batch:
-                await self._persist(batch)
-            for event in held:
-                self._emit(event)
-            batch, held = [], []
-
         for out in outputs:
             if isinstance(out, Message):
                 batch.append(out)
             elif isinstance(out, ToolCallEvent):
-                await flush()
+                await self._store_then_emit(batch, held)
+                batch, held = [], []
                 await self._on_tool_call(out)
             else:
                 held.append(out)
-        await flush()
+        await self._store_then_emit(batch, held)
+
+    async def _store_then_emit(self, batch: list[Message], held: list[RealtimeEvent]) -> None:
+        if batch:
+            await self._persist(batch)
+        for event in held:
+            self._emit(event)
 
     async def _on_session_update(self, event: SessionUpdateEvent) -> None:
         handle = event.resumption_handle
