@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig, ReconnectConfig
-from realtalk.checkpoint import InMemoryCheckpointer, SqliteCheckpointer
+from realtalk.checkpoint import InMemoryCheckpointer, PgCheckpointer, SqliteCheckpointer
 from realtalk.events import RealtimeEvent
 from realtalk.messages import Message
 from realtalk_testing import Cassette, FakeGeminiServer
@@ -123,13 +123,20 @@ def _tool(executions: Counter[int], waiting: list[asyncio.Event]) -> Any:
     return lookup
 
 
-async def run_plan(plan: Plan, *, db_dir: Path | None = None) -> Result:
-    """Run ``plan`` once (SQLite checkpointer when ``db_dir`` is given, else in memory)."""
+async def run_plan(
+    plan: Plan, *, db_dir: Path | None = None, pg: tuple[str, str] | None = None
+) -> Result:
+    """Run ``plan`` once: PostgreSQL when ``pg`` (url, schema) is given, SQLite when
+    ``db_dir`` is, else in memory."""
     await _settle()
     tasks_before, sockets_before, threads_before = asyncio.all_tasks(), _sockets(), _threads()
-    checkpointer: Any = (
-        SqliteCheckpointer(db_dir / f"soak-{plan.seed}.db") if db_dir else InMemoryCheckpointer()
-    )
+    checkpointer: Any
+    if pg is not None:
+        checkpointer = PgCheckpointer(pg[0], schema=pg[1])
+    elif db_dir is not None:
+        checkpointer = SqliteCheckpointer(db_dir / f"soak-{plan.seed}.db")
+    else:
+        checkpointer = InMemoryCheckpointer()
     executions: Counter[int] = Counter()
     waiting: list[asyncio.Event] = []
     queue = LiveInputQueue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,11 +26,38 @@ if PROFILE not in PROFILES:
 BATCHES, PER_BATCH = PROFILES[PROFILE]
 BASE_SEED = int(os.environ.get("REALTALK_SOAK_SEED", "0"))
 SQLITE_EVERY = 5  # every 5th session persists to SQLite instead of memory
+PG_EVERY = 10  # and every 10th of the others to PostgreSQL, when the test server is up
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture(scope="module")
+def pg_url() -> Iterator[str | None]:
+    """The PostgreSQL test server (None when unreachable: those sessions use memory);
+    every soak schema is dropped at the end."""
+    import psycopg
+
+    url = os.environ.get("REALTALK_TEST_PG_URL") or DEFAULT_PG_URL
+    try:
+        conn = psycopg.connect(url, connect_timeout=3, autocommit=True)
+    except psycopg.Error:
+        if os.environ.get("REALTALK_REQUIRE_PG") == "1":
+            pytest.fail("REALTALK_REQUIRE_PG=1 but PostgreSQL is unreachable", pytrace=False)
+        yield None
+        return
+    prefix = f"rt_soak_{os.getpid()}_"
+    try:
+        yield url
+    finally:
+        with conn:
+            for (name,) in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE starts_with(nspname, %s)", (prefix,)
+            ).fetchall():
+                conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("batch", range(BATCHES))
-async def test_soak(batch: int, tmp_path: Path) -> None:
+async def test_soak(batch: int, tmp_path: Path, pg_url: str | None) -> None:
     failures: dict[int, list[str]] = {}
     faults: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
@@ -39,7 +67,11 @@ async def test_soak(batch: int, tmp_path: Path) -> None:
         plan = generate(seed)
         faults.update(plan.faults)
         outcomes[plan.outcome] += 1
-        result = await run_plan(plan, db_dir=tmp_path if seed % SQLITE_EVERY == 0 else None)
+        pg = None
+        if pg_url and seed % SQLITE_EVERY and seed % PG_EVERY == 1:
+            pg = (pg_url, f"rt_soak_{os.getpid()}_{seed}")
+        result = await run_plan(plan, db_dir=tmp_path if seed % SQLITE_EVERY == 0 else None, pg=pg)
+        totals["sessions_on_postgres"] += pg is not None
         problems = check(result)
         if problems:
             failures[seed] = problems
