@@ -18,7 +18,6 @@ from realtalk_testing.conformance import (
     ConformanceTarget,
     conformance_tests,
     run_conformance,
-    run_scenario,
 )
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "provider_plugin" / "src"
@@ -38,22 +37,11 @@ def _echo_target() -> ConformanceTarget:
     )
 
 
-ECHO_BUG = (
-    "examples/provider_plugin (owner: helper H): in TEXT mode the echo answers typed text "
-    "with an input_transcript AND an output_transcript besides its text delta, so the runtime "
-    "persists the user's text twice (once as speech) and the answer twice"
-)
-
 test_echo_conformance = conformance_tests(
     _echo_target(),
     scenarios=["basic_turn", "tool_round_trip", "barge_in", "drop_and_recover",
-               "close_drains_reply", "bad_input"],
+               "close_drains_reply", "text_modality", "bad_input"],
 )  # fmt: skip
-
-
-@pytest.mark.xfail(strict=False, reason=ECHO_BUG)
-async def test_echo_text_modality() -> None:
-    await run_scenario(_echo_target(), "text_modality")
 
 
 async def test_echo_outcomes() -> None:
@@ -64,7 +52,7 @@ async def test_echo_outcomes() -> None:
         "barge_in": "skipped",
         "drop_and_recover": "skipped",
         "close_drains_reply": "passed",
-        "text_modality": outcomes["text_modality"].status,  # see test_echo_text_modality
+        "text_modality": "passed",
         "bad_input": "passed",
     }
     assert outcomes["tool_round_trip"].detail == "target 'echo' does not claim tools"

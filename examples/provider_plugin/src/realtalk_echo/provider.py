@@ -2,7 +2,8 @@
 
 A connection collects the audio it receives and, when the user's turn ends (an
 ``activity_end`` or ``audio_stream_end`` item), plays it back as model audio and ends the
-turn. Typed text is answered with a transcript of the same text. ``close()`` ends the
+turn. Typed text is answered with the same text (a text delta in TEXT mode, an
+output transcript otherwise). ``close()`` ends the
 event stream with ``ProviderDisconnected(CLOSED)``, which is how the runtime learns that a
 connection ended normally.
 """
@@ -15,7 +16,6 @@ from typing import Any
 
 from realtalk.events import (
     AudioDeltaEvent,
-    InputTranscriptEvent,
     OutputTranscriptEvent,
     RealtimeEvent,
     TextDeltaEvent,
@@ -68,10 +68,12 @@ class EchoSession:
                 self._events.put_nowait(AudioDeltaEvent(data=chunk, sample_rate=RATE))
             self._events.put_nowait(TurnCompleteEvent())
         elif item.kind == "text":
-            self._events.put_nowait(InputTranscriptEvent(text=item.text, finished=True))
+            # Typed text is not speech: no input transcript. The answer is text in TEXT
+            # mode, and the transcript of a (silent) spoken answer otherwise.
             if self._text_mode:
                 self._events.put_nowait(TextDeltaEvent(text=item.text))
-            self._events.put_nowait(OutputTranscriptEvent(text=item.text, finished=True))
+            else:
+                self._events.put_nowait(OutputTranscriptEvent(text=item.text, finished=True))
             self._events.put_nowait(TurnCompleteEvent())
         # Images and activity_start need no answer from an echo.
 
