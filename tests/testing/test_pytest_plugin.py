@@ -160,3 +160,45 @@ def test_importing_the_plugin_stays_light() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.cassette("text_turn")
+async def test_fake_openai_server_fixture_replays_a_shipped_openai_cassette(
+    fake_openai_server: object,
+) -> None:
+    from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig
+    from realtalk_testing.openai_server import FakeOpenAIServer
+
+    assert isinstance(fake_openai_server, FakeOpenAIServer)
+    config = RealtimeConfig(
+        model="gpt-realtime",
+        response_modalities=["TEXT"],
+        provider_options=fake_openai_server.provider_options,
+    )
+    app = AudioAgent("gpt-realtime", realtime_config=config).compile()
+    queue = LiveInputQueue()
+    queue.send_text("Say hi")
+    text = ""
+    async for event in app.arealtime(queue, {"thread_id": "fixture-openai"}):
+        if event.type == "text_delta":
+            text += event.text
+        elif event.type == "turn_complete":
+            queue.close()
+    await app.aclose()
+    assert text == "Hi there!"
+
+
+MISSING_OPENAI_CASSETTE_TEST = """
+import pytest
+
+@pytest.mark.cassette("no_such_openai_cassette")
+async def test_missing(fake_openai_server):
+    pass
+"""
+
+
+def test_missing_openai_cassette_says_how_to_record_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(MISSING_OPENAI_CASSETTE_TEST)
+    result = pytester.runpytest_subprocess(*ASYNC)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*OPENAI_API_KEY=... pytest --cassette-record-mode=once*"])
