@@ -204,9 +204,16 @@ class EventPrinter:
         self.out.flush()
 
 
-def format_summary(stats: SessionStats, rows: list[tuple[str, str]]) -> str:
-    """The summary block printed at the end of the demo."""
+def format_summary(
+    stats: SessionStats, rows: list[tuple[str, str]], *, replayed: bool = False
+) -> str:
+    """The summary block printed at the end of the demo.
+
+    ``replayed``: the session was a cassette replay, whose pacing is scripted, so the
+    latency says nothing about a model and is labelled as such.
+    """
     latency = stats.latency_to_first_audio
+    origin = "replay pacing, not a model's" if replayed else "from the end of the input"
     resumed = f" ({stats.resumed} resumed)" if stats.reconnects else ""
     lines: list[tuple[str, str]] = [
         ("turns", str(stats.turns)),
@@ -216,7 +223,7 @@ def format_summary(stats: SessionStats, rows: list[tuple[str, str]]) -> str:
         ("reconnects", f"{stats.reconnects}{resumed}"),
         (
             "latency to first audio",
-            "n/a" if latency is None else f"{latency:.2f} s (from the end of the input)",
+            "n/a" if latency is None else f"{latency:.2f} s ({origin})",
         ),
         *rows,
     ]

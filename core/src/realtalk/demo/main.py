@@ -149,7 +149,7 @@ def _finish(args: argparse.Namespace, plan: DemoPlan, result: DemoResult, out: T
     if plan.mode == "record" and plan.record_path is not None:
         rows.append(("recorded", f"{plan.record_path} (replay: realtalk demo --replay PATH)"))
     print("", file=out)
-    print(format_summary(result.stats, rows), file=out)
+    print(format_summary(result.stats, rows, replayed=plan.mode == "offline"), file=out)
     for problem in result.problems:
         print(f"  problem: {problem}", file=out)
     if args.json:
