@@ -270,6 +270,16 @@ async def main(quick: bool) -> None:
             send_p50=h.ratio(rt["send_p50"], raw["send_p50"]),
             cpu=h.ratio(rt["cpu_per_30s"], raw["cpu_per_30s"]),
         )
+        paired = {
+            key: h.median(
+                [
+                    h.ratio(b[key], a[key])
+                    for a, b in zip(results["raw"], results["realtalk"], strict=True)
+                ]
+            )
+            for key in ("recv_p50", "send_p50", "cpu_per_30s")
+        }
+        h.row("median of per-run ratios", **paired)
         h.row(
             "p99 delta realtalk-raw ms",
             recv=rt["recv_p99"] - raw["recv_p99"],
