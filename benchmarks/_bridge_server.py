@@ -27,7 +27,7 @@ def build(sessions: int, chunks: int) -> object:
     for _ in range(chunks):
         steps += [expect.audio(min_bytes=3200), emit.audio(data=out)]
     steps.append(expect.close())
-    provider = FakeProvider([steps] * sessions)
+    provider = FakeProvider([steps] * sessions, record=False)  # counters only, as a real one
     app = AudioAgent(
         "fake-model", realtime_config=RealtimeConfig(model="fake-model"), provider=provider
     ).compile()

@@ -259,6 +259,48 @@ async def test_unexpected_streaming_audio_is_counted_not_failed() -> None:
     provider.assert_done()
 
 
+async def test_record_false_keeps_counters_not_items_or_events() -> None:
+    script = [
+        expect.audio(min_seconds=0.2),
+        emit.audio(data=b"\x00\x00" * 2400),
+        expect.tool_result("c1"),
+        emit.turn_complete(),
+        expect.close(),
+    ]
+    kept = FakeProvider(script)
+    lean = FakeProvider(script, record=False)
+    for provider in (kept, lean):
+        session = await provider.connect(setup_for())
+        await session.send(audio(0.1))
+        await session.send(audio(0.1))
+        await session.send(AudioStreamEnd())  # tolerated, unmatched
+        assert types(await take(session, 1)) == ["audio_delta"]
+        await session.send_tool_result("c1", "weather", "sunny")
+        assert types(await take(session, 1)) == ["turn_complete"]
+        await session.close()
+        provider.assert_done()  # the script is checked the same way
+    full, counted = kept.connections[0], lean.connections[0]
+    assert len(full.items) == 3 and len(full.events) == 2 and len(full.tool_results) == 1
+    assert full.unmatched_items == [AudioStreamEnd()]
+    assert counted.items == [] and counted.events == [] and counted.tool_results == []
+    assert counted.unmatched_items == []
+    for record in (full, counted):
+        assert record.items_received == 3
+        assert record.events_emitted == 2
+        assert record.delivered == 2
+        assert (record.audio_chunks, record.audio_bytes) == (2, 6400)
+        assert record.audio_seconds == pytest.approx(0.2)
+
+
+async def test_record_false_still_fails_on_a_mismatch() -> None:
+    provider = FakeProvider([expect.text("hi")], record=False)
+    session = await provider.connect(setup_for())
+    await session.send(TextInput("bye"))
+    with pytest.raises(ScriptFailed, match=r"connection 1 step 1 \(expect text 'hi'\): got text"):
+        provider.assert_done()
+    assert provider.connections[0].items_received == 1
+
+
 async def test_strict_mode_refuses_unexpected_audio() -> None:
     provider = FakeProvider([expect.text("hi")], strict=True)
     session = await provider.connect(setup_for())

@@ -99,7 +99,11 @@ class ConnectionRecord:
     events: list[RealtimeEvent] = field(default_factory=list)
     """Every event emitted (queued) on this connection."""
     delivered: int = 0
-    """How many of ``events`` the client has read."""
+    """How many of the emitted events the client has read."""
+    items_received: int = 0
+    """How many input items were received (kept even when the provider does not record)."""
+    events_emitted: int = 0
+    """How many events were emitted (kept even when the provider does not record)."""
     audio_bytes: int = 0
     audio_chunks: int = 0
     audio_sample_rate: int = 0
@@ -211,7 +215,9 @@ class FakeSession:
             elif isinstance(step, Emission):
                 events = step.events(self._ctx)
                 self._queue.extend(events)
-                self.record.events.extend(events)
+                self.record.events_emitted += len(events)
+                if self._provider.record:
+                    self.record.events.extend(events)
                 self._wake.set()
                 self._played()
             elif isinstance(step, Expectation):
@@ -270,9 +276,12 @@ class FakeSession:
             self.record.sent_after_end.append(item)
             raise _copy(self._end)
         if isinstance(item, ToolResult):
-            self.record.tool_results.append(item)
+            if self._provider.record:
+                self.record.tool_results.append(item)
         else:
-            self.record.items.append(item)
+            self.record.items_received += 1
+            if self._provider.record:
+                self.record.items.append(item)
         if isinstance(item, AudioInput):
             self.record.audio_bytes += len(item.data)
             self.record.audio_chunks += 1
@@ -296,7 +305,7 @@ class FakeSession:
             if isinstance(item, AudioInput):
                 self.record.unmatched_audio_bytes += len(item.data)
                 self.record.unmatched_audio_chunks += 1
-            else:
+            elif self._provider.record:
                 self.record.unmatched_items.append(item)
             return
         self._fail(f"{self._label()}: got unexpected {describe_item(item)}")
@@ -381,6 +390,11 @@ class FakeProvider:
     Streaming input nobody expects (audio chunks and ``audio_stream_end``) is accepted
     and counted unless ``strict``; item kinds in ``tolerate`` (e.g. ``{"image"}`` for a
     video stream) are accepted the same way.
+
+    ``record=False`` keeps only counters in each :class:`ConnectionRecord` (``items_received``,
+    ``events_emitted``, ``delivered``, the audio counts), not the items and events
+    themselves: for load tests and long runs, where keeping everything would make memory
+    (and the garbage collector's work) grow with every chunk, as no real provider does.
     """
 
     name = "fake"
@@ -392,9 +406,11 @@ class FakeProvider:
         capabilities: ProviderCapabilities | Mapping[str, Any] | None = None,
         strict: bool = False,
         tolerate: frozenset[str] | set[str] | tuple[str, ...] = (),
+        record: bool = True,
     ) -> None:
         self.capabilities = _capabilities(capabilities)
         self.strict = strict
+        self.record = record
         self.tolerated = frozenset(tolerate) | (frozenset() if strict else STREAMING_KINDS)
         self._script: list[list[Step]] | None = (
             normalize_script(script) if script is not None else None
