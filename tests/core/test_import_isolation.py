@@ -79,3 +79,22 @@ def test_agent_classes_load_lazily() -> None:
     assert "realtalk.agent" not in modules
     code = "import realtalk; realtalk.AudioAgent; realtalk.LiveAgent"
     assert heavy_in(modules_after(code)) == []
+
+
+def test_bare_import_loads_no_pydantic_until_a_name_is_used() -> None:
+    """``import realtalk`` is cheap; the first public name used loads its module."""
+    bare = modules_after("import realtalk")
+    assert "pydantic" not in bare and "realtalk.config" not in bare
+    used = modules_after("import realtalk; realtalk.RealtimeConfig")
+    assert "pydantic" in used and "realtalk.config" in used
+
+
+def test_every_public_name_imports_with_from() -> None:
+    names = "RealtimeConfig, VADConfig, ReconnectConfig, LiveInputQueue, tool"
+    code = (
+        f"from realtalk import {names}, INPUT_SAMPLE_RATE, OUTPUT_SAMPLE_RATE, __version__\n"
+        "import realtalk.config as c\n"
+        "assert RealtimeConfig is c.RealtimeConfig and INPUT_SAMPLE_RATE == 16000\n"
+        "assert callable(tool) and LiveInputQueue.__name__ == 'LiveInputQueue'"
+    )
+    assert "realtalk.queue" in modules_after(code)
