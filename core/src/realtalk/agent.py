@@ -12,7 +12,6 @@ methods (``invoke``, ``stream``, ...) refuse with a message saying so.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -268,9 +267,17 @@ class RealtimeApp:
         session = self._new_session(queue, config, state)
         self._sessions.add(session)
         try:
-            async with contextlib.aclosing(session.events()) as events:
-                async for event in events:
-                    yield event
+            # drains the session's buffer directly (no inner generator per event)
+            session.start()
+            while True:
+                try:
+                    event = session.next_ready()
+                except StopAsyncIteration:
+                    break
+                if event is None:
+                    await session.wait_output()
+                    continue
+                yield event
         finally:
             await session.aclose()
             self._sessions.discard(session)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Any
 
@@ -143,7 +144,10 @@ class Session:
         self.tracker = TranscriptTracker()
         self.resumption_handle: str | None = None
 
-        self._out: asyncio.Queue[Any] = asyncio.Queue()
+        # the user's event stream: a plain deque the consumer drains, woken (one future)
+        # only when it found the deque empty; cheaper per event than an asyncio.Queue
+        self._out: deque[Any] = deque()
+        self._out_waiter: asyncio.Future[None] | None = None
         self._task: asyncio.Task[None] | None = None
         self._pump_task: asyncio.Task[None] | None = None
         self._recv_task: asyncio.Task[None] | None = None
@@ -177,17 +181,50 @@ class Session:
 
     async def events(self) -> AsyncGenerator[RealtimeEvent, None]:
         """Run the session and yield its events; closing the iterator ends the session."""
-        if self._task is not None:
-            raise RuntimeError("a session's events can be iterated only once")
-        self._task = asyncio.create_task(self._run(), name=f"realtalk-session-{self.thread_id}")
+        self.start()
         try:
+            out = self._out
             while True:
-                item = await self._out.get()
+                if not out:
+                    await self.wait_output()
+                    continue
+                item = out.popleft()
                 if item is _END:
                     break
                 yield item
         finally:
             await self.aclose()
+
+    def start(self) -> None:
+        """Start the session's task (once); its events then collect for :meth:`next_ready`."""
+        if self._task is not None:
+            raise RuntimeError("a session's events can be iterated only once")
+        self._task = asyncio.create_task(self._run(), name=f"realtalk-session-{self.thread_id}")
+
+    def next_ready(self) -> RealtimeEvent | None:
+        """The next event already emitted, or None when none is waiting.
+
+        Raises StopAsyncIteration once the session has ended and every event was taken."""
+        out = self._out
+        if not out:
+            return None
+        item = out[0]
+        if item is _END:
+            raise StopAsyncIteration
+        out.popleft()
+        return item  # type: ignore[no-any-return]
+
+    async def wait_output(self) -> None:
+        """Wait until an event (or the end of the session) is ready to be taken."""
+        if self._out:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._out_waiter = waiter
+        try:
+            await waiter
+        finally:
+            if self._out_waiter is waiter:
+                self._out_waiter = None
 
     async def aclose(self) -> None:
         """Stop the session now (closing the connection) and wait until it has ended."""
@@ -230,7 +267,7 @@ class Session:
                 self._emit(SessionEndedEvent(reason=reason))
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await self._fire("session_end", reason=reason)
-                self._out.put_nowait(_END)
+                self._push(_END)
 
     async def _prepare(self) -> None:
         """Create the thread record and load the handle kept from an earlier session."""
@@ -615,6 +652,7 @@ class Session:
 
     async def _receive(self, conn: ProviderSession, gen: int) -> None:
         stream = conn.events()
+        user = self.tracker.user
         try:
             while True:
                 try:
@@ -633,6 +671,12 @@ class Session:
                     )
                     break
                 self._consecutive_failures = 0
+                if type(event) is AudioDeltaEvent and self._turn_active and not user.parts:
+                    # the hot path (model audio inside a turn, no user utterance open to
+                    # close): the tracker would pass it through unchanged, nothing to
+                    # persist, and a turn in progress cannot drain the session
+                    self._push(event)
+                    continue
                 try:
                     await self._on_event(event, gen)
                 except Exception as error:  # a bug handling one event must not kill the loop
@@ -915,7 +959,16 @@ class Session:
     # ------------------------------------------------------------------ reporting
 
     def _emit(self, event: RealtimeEvent) -> None:
-        self._out.put_nowait(event)
+        self._push(event)
+
+    def _push(self, item: Any) -> None:
+        self._out.append(item)
+        waiter = self._out_waiter
+        if waiter is not None:
+            # one wakeup per batch: events emitted before the consumer runs share it
+            self._out_waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
 
     async def _persist(self, messages: list[Message]) -> None:
         try:
