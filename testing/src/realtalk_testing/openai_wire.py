@@ -28,7 +28,7 @@ from .cassette import (
     RecvLine,
     SendLine,
 )
-from .gemini_wire import MatchSpec
+from .gemini_wire import MatchSpec, _is_subset
 
 __all__ = [
     "AUDIO_RATE",
@@ -178,20 +178,6 @@ def _without(frame: Mapping[str, Any], paths: Iterable[str]) -> Any:
     for path in paths:
         result = _drop(result, [p for p in path.split(".") if p])
     return result
-
-
-def _is_subset(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, Mapping):
-        return isinstance(actual, Mapping) and all(
-            k in actual and _is_subset(v, actual[k]) for k, v in expected.items()
-        )
-    if isinstance(expected, list):
-        return (
-            isinstance(actual, list)
-            and len(actual) == len(expected)
-            and all(_is_subset(e, a) for e, a in zip(expected, actual, strict=True))
-        )
-    return bool(expected == actual)
 
 
 def match_frame(

@@ -19,11 +19,12 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import Server, ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .cassette import Cassette
+from .replay import serve_local
 from .tls import LocalTLS, local_tls
 
 __all__ = ["ConnRecorder", "RecordingProxy"]
@@ -88,17 +89,7 @@ class RecordingProxy:
         return int(next(iter(self._server.sockets)).getsockname()[1])
 
     async def __aenter__(self) -> Self:
-        self._server = await serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            ssl=self._tls.server_context,
-            process_request=self._check_request,
-            compression=None,
-            ping_interval=None,
-            max_size=None,
-            close_timeout=2,
-        )
+        self._server = await serve_local(self._handle, self._tls, self._check_request)
         return self
 
     async def __aexit__(

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,7 +31,15 @@ from .gemini_wire import MatchSpec
 from .report import CassetteMismatchError, CassetteReport, ConnectionRecord, Mismatch
 from .tls import LocalTLS, local_tls
 
-__all__ = ["CLOSED", "Inbox", "ReplayServer", "ReplayWire", "redact_headers", "redact_path"]
+__all__ = [
+    "CLOSED",
+    "Inbox",
+    "ReplayServer",
+    "ReplayWire",
+    "redact_headers",
+    "redact_path",
+    "serve_local",
+]
 
 CLOSED = object()
 """What an :class:`Inbox` yields once the client has gone."""
@@ -56,6 +64,26 @@ def redact_path(path: str) -> str:
         secret = name.lower() in ("key", "access_token")
         parts.append(f"{name}=<redacted>" if secret else item)
     return base + "?" + "&".join(parts)
+
+
+async def serve_local(
+    handler: Callable[[ServerConnection], Awaitable[None]],
+    tls: LocalTLS,
+    process_request: Callable[[ServerConnection, Request], Response | None],
+) -> Server:
+    """A WebSocket server on ``127.0.0.1`` (any free port) over ``tls``, set up as the
+    fakes and recorders need it: no compression, no pings, no message size limit."""
+    return await serve(
+        handler,
+        "127.0.0.1",
+        0,
+        ssl=tls.server_context,
+        process_request=process_request,
+        compression=None,
+        ping_interval=None,
+        max_size=None,
+        close_timeout=2,
+    )
 
 
 def _close_reason(text: str) -> str:
@@ -240,17 +268,7 @@ class ReplayServer:
     # -- lifecycle --------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
-        self._server = await serve(
-            self._handle,
-            "127.0.0.1",
-            0,
-            ssl=self._tls.server_context,
-            process_request=self._check_request,
-            compression=None,
-            ping_interval=None,
-            max_size=None,
-            close_timeout=2,
-        )
+        self._server = await serve_local(self._handle, self._tls, self._check_request)
         self._port = int(next(iter(self._server.sockets)).getsockname()[1])
         return self
 
