@@ -28,7 +28,7 @@ from .cassette import (
     RecvLine,
     SendLine,
 )
-from .gemini_wire import MatchSpec, _is_subset
+from .gemini_wire import MatchSpec, _drop_path, _is_subset
 
 __all__ = [
     "AUDIO_RATE",
@@ -152,31 +152,10 @@ def parse_match(raw: Any) -> MatchSpec:
     )
 
 
-def _drop(value: Any, parts: Sequence[str]) -> Any:
-    if not parts:
-        return value
-    head, rest = parts[0], parts[1:]
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if head in ("*", k):
-                if rest:
-                    out[k] = _drop(v, rest)
-            else:
-                out[k] = v
-        return out
-    if isinstance(value, list):
-        return [
-            (_drop(v, rest) if rest else None) if head in ("*", str(i)) else v
-            for i, v in enumerate(value)
-        ]
-    return value
-
-
 def _without(frame: Mapping[str, Any], paths: Iterable[str]) -> Any:
     result: Any = dict(frame)
     for path in paths:
-        result = _drop(result, [p for p in path.split(".") if p])
+        result = _drop_path(result, [p for p in path.split(".") if p])
     return result
 
 
