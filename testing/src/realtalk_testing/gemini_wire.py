@@ -14,7 +14,7 @@ import binascii
 import copy
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -316,8 +316,22 @@ def match_frame(
 
     Returns None when it matches, else a one-line reason for the mismatch.
     """
+    return _match(expected, expected_kind, spec, actual, frame_kind, _without, "frame")
+
+
+def _match(
+    expected: Mapping[str, Any] | None,
+    expected_kind: str,
+    spec: MatchSpec,
+    actual: Mapping[str, Any],
+    kind_of: Callable[[Mapping[str, Any]], str],
+    without: Callable[[Mapping[str, Any], Sequence[str]], Any],
+    noun: str,
+) -> str | None:
+    """:func:`match_frame` for a wire whose client messages ``kind_of`` names and whose
+    ``ignore`` paths ``without`` removes; ``noun`` names a message in the reasons."""
     try:
-        kind = frame_kind(actual)
+        kind = kind_of(actual)
     except ValueError as exc:
         return str(exc)
     if kind != expected_kind:
@@ -327,11 +341,11 @@ def match_frame(
     if spec.mode == "subset":
         if _is_subset(spec.subset, actual):
             return None
-        return "frame lacks the required fields " + json.dumps(spec.subset, sort_keys=True)
+        return f"{noun} lacks the required fields " + json.dumps(spec.subset, sort_keys=True)
     if expected is None:
         return None
     if spec.mode == "exact":
-        return None if expected == actual else "frame differs from the expected frame"
-    if _without(expected, spec.paths) == _without(actual, spec.paths):
+        return None if expected == actual else f"{noun} differs from the expected {noun}"
+    if without(expected, spec.paths) == without(actual, spec.paths):
         return None
-    return f"frame differs from the expected frame (ignoring {list(spec.paths)})"
+    return f"{noun} differs from the expected {noun} (ignoring {list(spec.paths)})"

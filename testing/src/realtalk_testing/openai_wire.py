@@ -28,7 +28,7 @@ from .cassette import (
     RecvLine,
     SendLine,
 )
-from .gemini_wire import MatchSpec, _drop_path, _is_subset
+from .gemini_wire import MatchSpec, _drop_path, _match
 
 __all__ = [
     "AUDIO_RATE",
@@ -166,25 +166,7 @@ def match_frame(
     actual: Mapping[str, Any],
 ) -> str | None:
     """Compare a normalised client event with a ``send`` line: None, or why it differs."""
-    try:
-        kind = frame_kind(actual)
-    except ValueError as exc:
-        return str(exc)
-    if kind != expected_kind:
-        return f"expected {expected_kind}, got {kind}"
-    if spec.mode == "key":
-        return None
-    if spec.mode == "subset":
-        if _is_subset(spec.subset, actual):
-            return None
-        return "event lacks the required fields " + json.dumps(spec.subset, sort_keys=True)
-    if expected is None:
-        return None
-    if spec.mode == "exact":
-        return None if expected == actual else "event differs from the expected event"
-    if _without(expected, spec.paths) == _without(actual, spec.paths):
-        return None
-    return f"event differs from the expected event (ignoring {list(spec.paths)})"
+    return _match(expected, expected_kind, spec, actual, frame_kind, _without, "event")
 
 
 # --------------------------------------------------------------------------- cassettes
