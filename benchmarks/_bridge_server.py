@@ -39,10 +39,14 @@ def main() -> None:
     import uvicorn
 
     port, sessions, chunks = (int(x) for x in sys.argv[1:4])
+    app = build(sessions, chunks)
     if os.environ.get("BENCH_NO_GC"):  # diagnosis: are latency spikes collector pauses?
         gc.disable()
+    elif os.environ.get("BENCH_GC_FREEZE"):  # measured: startup objects out of full passes
+        gc.collect()
+        gc.freeze()
     uvicorn.run(
-        build(sessions, chunks),  # type: ignore[arg-type]
+        app,  # type: ignore[arg-type]
         host="127.0.0.1",
         port=port,
         log_level="warning",

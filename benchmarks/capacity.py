@@ -10,7 +10,10 @@ session served and p99 < 50 ms. The load generator shares the 2 cores with the b
 so the CPU-based figure (sessions one core can serve = 60 / CPU s per session-minute)
 is printed alongside.
 
-``uv run python benchmarks/capacity.py`` (full: ramps up to 1,000 sessions) or ``--quick``.
+``uv run python benchmarks/capacity.py`` (full: ramps up to 1,000 sessions) or ``--quick``;
+``--levels 200,300`` for a bounded sweep; ``--no-gc`` / ``--gc-freeze`` run the bridge with
+the collector off (a diagnosis) or with its startup objects frozen. The bridge's fake
+provider keeps counters only (``record=False``), as a real provider keeps no history.
 """
 
 from __future__ import annotations
@@ -72,11 +75,21 @@ async def client(url: str, chunks: int, lat: list[int], delay: float) -> bool:
     return got >= chunks
 
 
-async def level(sessions: int, chunks: int, *, no_gc: bool = False) -> dict[str, float]:
+async def level(sessions: int, chunks: int, *, gc_mode: str = "on") -> dict[str, float]:
     port = free_port()
-    env = dict(os.environ, BENCH_NO_GC="1") if no_gc else None
+    env = dict(os.environ)
+    if gc_mode == "off":
+        env["BENCH_NO_GC"] = "1"
+    elif gc_mode == "freeze":
+        env["BENCH_GC_FREEZE"] = "1"
     proc = subprocess.Popen(  # noqa: ASYNC220 - started before any session runs
-        [sys.executable, str(h.HERE / "_bridge_server.py"), str(port), str(sessions), str(chunks)],
+        [
+            sys.executable,
+            str(h.HERE / "_bridge_server.py"),
+            str(port),
+            str(sessions),
+            str(chunks),
+        ],
         stderr=subprocess.DEVNULL,  # shutdown noise of sessions cut by terminate()
         env=env,
     )
@@ -121,16 +134,20 @@ async def level(sessions: int, chunks: int, *, no_gc: bool = False) -> dict[str,
     }
 
 
-async def main(quick: bool, no_gc: bool) -> None:
+async def main(quick: bool, gc_mode: str, levels_arg: str | None) -> None:
     h.header("capacity: bridge + runtime + FakeProvider", quick)
-    if no_gc:
+    if gc_mode == "off":
         print("diagnosis: the bridge process runs with the garbage collector disabled")
+    elif gc_mode == "freeze":
+        print("the bridge process freezes its startup objects (gc.collect(); gc.freeze())")
     levels = [10] if quick else [100, 200, 300, 400, 500, 600, 800, 1000]
+    if levels_arg:
+        levels = [int(x) for x in levels_arg.split(",")]
     chunks = 30 if quick else 200  # 3 s or 20 s of audio per session
     held = 0
     per_min: list[float] = []
     for n in levels:
-        r = await level(n, chunks, no_gc=no_gc)
+        r = await level(n, chunks, gc_mode=gc_mode)
         h.row(f"{n} sessions", **r)
         per_min.append(r["cpu_s_per_session_min"])
         if r["ok"] == n and r["p99_ms"] < TARGET_P99_MS:
@@ -157,5 +174,12 @@ if __name__ == "__main__":
         action="store_true",
         help="diagnosis: disable the collector in the bridge process (are spikes GC pauses?)",
     )
+    p.add_argument(
+        "--gc-freeze",
+        action="store_true",
+        help="the bridge freezes its startup objects (gc.freeze) before serving",
+    )
+    p.add_argument("--levels", help="comma-separated session counts to ramp through")
     args = p.parse_args()
-    asyncio.run(main(args.quick, args.no_gc))
+    gc_mode = "off" if args.no_gc else "freeze" if args.gc_freeze else "on"
+    asyncio.run(main(args.quick, gc_mode, args.levels))
