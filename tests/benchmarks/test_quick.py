@@ -1,7 +1,7 @@
 """Every benchmark's ``--quick`` mode runs to the end and prints its figures.
 
 Timing is never asserted (CI machines vary); a benchmark that crashes, hangs or stops
-printing its ratio against the baseline fails here. The four scripts start together in
+printing its ratio against the baseline fails here. The scripts start together in
 subprocesses (each spawns its own servers) so the whole set takes about as long as the
 slowest one.
 """
@@ -21,6 +21,7 @@ SCRIPTS = {
     "reconnect": ["go_away", "drop", "gap_ms=", "input_lost_bytes=", "ratio_to_raw_connect="],
     "memory": ["import realtalk", "kib=", "ratio realtalk+gemini/raw"],
     "capacity": ["10 sessions", "p99_ms=", "cpu_s_per_session_min=", "ratio_to_target"],
+    "runtime_path": ["us_per_event=", "runtime_cost=", "ratio realtalk/bare"],
 }
 TIMEOUT = 90
 
