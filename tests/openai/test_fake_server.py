@@ -160,3 +160,14 @@ async def _client_path(server: FakeOpenAIServer, path: str) -> Any:
         ssl=server.ssl_context,
         additional_headers={"api-key": "k"},
     )
+
+
+def test_openai_loader_reports_deeply_nested_lines_like_the_gemini_loader() -> None:
+    """Both loaders share one JSONL reader: a line nested too deeply is a line error."""
+    from realtalk_testing.openai_wire import loads_openai_cassette
+
+    deep = "[" * 100_000 + "]" * 100_000
+    text = '{"cassette": 1, "provider": "openai"}\n' + deep + "\n"
+    with pytest.raises(CassetteFormatError) as info:
+        loads_openai_cassette(text, source="deep.jsonl")
+    assert info.value.errors == [(2, "not valid JSON: nested too deeply")]

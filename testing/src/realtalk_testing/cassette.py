@@ -19,7 +19,7 @@ typo fails at load time instead of as a puzzling replay.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -226,22 +226,7 @@ class Cassette:
     @classmethod
     def loads(cls, text: str, source: str = "<string>") -> Cassette:
         """Parse and validate JSONL text; blank lines are skipped (numbers stay real)."""
-        errors: list[tuple[int, str]] = []
-        items: list[tuple[int, Any]] = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                items.append((lineno, json.loads(line)))
-            except json.JSONDecodeError as exc:
-                errors.append((lineno, f"not valid JSON: {exc.msg} (column {exc.colno})"))
-            except RecursionError:
-                errors.append((lineno, "not valid JSON: nested too deeply"))
-        if errors:
-            raise CassetteFormatError(source, errors)
-        if not items:
-            raise CassetteFormatError(source, [(1, "empty cassette: line 1 must be the header")])
-        return cls._build(items, source)
+        return cls._build(read_jsonl_items(text, source), source)
 
     @classmethod
     def from_dicts(
@@ -257,41 +242,7 @@ class Cassette:
 
     @classmethod
     def _build(cls, items: list[tuple[int, Any]], source: str) -> Cassette:
-        errors: list[tuple[int, str]] = []
-        header_no, header = items[0]
-        if not isinstance(header, dict):
-            errors.append((header_no, "line 1 must be the header object"))
-            header = {}
-        else:
-            if header.get("cassette") != FORMAT_VERSION:
-                errors.append(
-                    (
-                        header_no,
-                        f'header must contain "cassette": {FORMAT_VERSION} (format version)',
-                    )
-                )
-            if header.get("provider", "gemini") != "gemini":
-                errors.append((header_no, f"unsupported provider {header.get('provider')!r}"))
-            if "strict" in header and not isinstance(header["strict"], bool):
-                errors.append((header_no, '"strict" must be true or false'))
-        lines: list[CassetteLine] = []
-        seen_conns: set[int] = set()
-        for lineno, obj in items[1:]:
-            try:
-                line = _parse_line(lineno, obj)
-            except ValueError as exc:
-                errors.append((lineno, str(exc)))
-                continue
-            if line.conn not in seen_conns and line.conn != len(seen_conns) + 1:
-                errors.append(
-                    (lineno, f"conn {line.conn} appears before conn {len(seen_conns) + 1}")
-                )
-            seen_conns.add(line.conn)
-            lines.append(line)
-        errors.extend(_check_order(lines))
-        if errors:
-            raise CassetteFormatError(source, sorted(errors, key=lambda e: e[0]))
-        return cls(header=dict(header), lines=lines, source=source)
+        return build_cassette(items, source, GEMINI_SYNTAX, cls)
 
     # -- writing ----------------------------------------------------------------------
 
@@ -318,7 +269,7 @@ class Cassette:
         return p
 
 
-def _parse_line(lineno: int, obj: Any) -> CassetteLine:
+def _parse_line(lineno: int, obj: Any, syntax: CassetteSyntax) -> CassetteLine:
     if not isinstance(obj, dict):
         raise ValueError("each line must be a JSON object")
     conn = obj.get("conn")
@@ -335,11 +286,11 @@ def _parse_line(lineno: int, obj: Any) -> CassetteLine:
         raise ValueError(f"unknown key(s) {sorted(unknown)} on a {action} line")
     value = obj[action]
     if action == "connect":
-        return _parse_connect(conn, lineno, value, obj)
+        return syntax.parse_connect(conn, lineno, value, obj)
     if action == "send":
-        return _parse_send(conn, lineno, value, obj)
+        return syntax.parse_send(conn, lineno, value, obj)
     if action == "recv":
-        return _parse_recv(conn, lineno, value, obj)
+        return syntax.parse_recv(conn, lineno, value, obj)
     if action == "close":
         return _parse_close(conn, lineno, value, obj)
     if value is not True:
@@ -379,20 +330,42 @@ def _parse_send(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> Send
         kind = frame_kind(frame)
     else:
         raise ValueError('"send" must be a client frame object or a message kind string')
-    match = parse_match(obj.get("match"))
+    return finish_send_line(
+        conn, lineno, kind, frame, parse_match(obj.get("match")), obj,
+        streaming_kinds=STREAMING_KINDS, audio_kind="realtime_input.audio",
+        streaming_what="realtime audio or video", noun="frame",
+    )  # fmt: skip
+
+
+def finish_send_line(
+    conn: int,
+    lineno: int,
+    kind: str,
+    frame: dict[str, Any] | None,
+    match: MatchSpec,
+    obj: dict[str, Any],
+    *,
+    streaming_kinds: frozenset[str],
+    audio_kind: str,
+    streaming_what: str,
+    noun: str,
+) -> SendLine:
+    """The provider-neutral half of a ``send`` line: match mode, byte/second thresholds
+    for streaming input, ``optional``. ``noun`` names a wire message in errors."""
     if frame is None and match.mode in ("exact", "ignore"):
-        raise ValueError(f'match "{match.mode}" needs a full frame, not just a kind')
+        kind_word = "kind" if noun == "frame" else "type"
+        raise ValueError(f'match "{match.mode}" needs a full {noun}, not just a {kind_word}')
     min_bytes = obj.get("min_bytes")
     min_seconds = obj.get("min_seconds")
     if min_bytes is not None or min_seconds is not None:
-        if kind not in STREAMING_KINDS:
-            raise ValueError("min_bytes/min_seconds only apply to realtime audio or video")
+        if kind not in streaming_kinds:
+            raise ValueError(f"min_bytes/min_seconds only apply to {streaming_what}")
         if min_bytes is not None and (
             not isinstance(min_bytes, int) or isinstance(min_bytes, bool) or min_bytes < 1
         ):
             raise ValueError('"min_bytes" must be a positive integer')
         if min_seconds is not None:
-            if kind != "realtime_input.audio":
+            if kind != audio_kind:
                 raise ValueError('"min_seconds" only applies to audio')
             if not isinstance(min_seconds, int | float) or min_seconds <= 0:
                 raise ValueError('"min_seconds" must be a positive number')
@@ -468,7 +441,9 @@ def _parse_close(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> Clo
     return CloseLine(conn=conn, lineno=lineno, code=code, reason=reason, raw=obj)
 
 
-def _check_order(lines: Sequence[CassetteLine]) -> list[tuple[int, str]]:
+def _check_order(
+    lines: Sequence[CassetteLine], first_send_kind: str | None
+) -> list[tuple[int, str]]:
     errors: list[tuple[int, str]] = []
     by_conn: dict[int, list[CassetteLine]] = {}
     for line in lines:
@@ -490,10 +465,110 @@ def _check_order(lines: Sequence[CassetteLine]) -> list[tuple[int, str]]:
                 errors.append(
                     (line.lineno, "an optional send line must be followed by a send line")
                 )
+        if first_send_kind is None:
+            continue
         first = 1 if conn_lines and isinstance(conn_lines[0], ConnectLine) else 0
         for i, line in enumerate(conn_lines):
-            if isinstance(line, SendLine) and line.kind == "setup" and i != first:
+            if isinstance(line, SendLine) and line.kind == first_send_kind and i != first:
                 errors.append(
-                    (line.lineno, f"setup must be the first send of conn {conn}, before any recv")
+                    (
+                        line.lineno,
+                        f"{first_send_kind} must be the first send of conn {conn}, before any recv",
+                    )
                 )
     return errors
+
+
+LineParser = Callable[[int, int, Any, dict[str, Any]], CassetteLine]
+
+
+@dataclass(frozen=True)
+class CassetteSyntax:
+    """What differs between providers' cassettes; everything else (header, connection
+    numbering, close/drop lines, ordering rules, error reporting) is shared."""
+
+    provider: str
+    parse_connect: LineParser
+    parse_send: LineParser
+    parse_recv: LineParser
+    provider_may_be_omitted: bool = False
+    first_send_kind: str | None = None
+
+
+def read_jsonl_items(text: str, source: str) -> list[tuple[int, Any]]:
+    """Decode JSONL into ``(line number, object)`` pairs (blank lines skipped), reporting
+    every undecodable line at once."""
+    errors: list[tuple[int, str]] = []
+    items: list[tuple[int, Any]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((lineno, json.loads(line)))
+        except json.JSONDecodeError as exc:
+            errors.append((lineno, f"not valid JSON: {exc.msg} (column {exc.colno})"))
+        except RecursionError:
+            errors.append((lineno, "not valid JSON: nested too deeply"))
+    if errors:
+        raise CassetteFormatError(source, errors)
+    if not items:
+        raise CassetteFormatError(source, [(1, "empty cassette: line 1 must be the header")])
+    return items
+
+
+def build_cassette(
+    items: list[tuple[int, Any]],
+    source: str,
+    syntax: CassetteSyntax,
+    factory: type[Cassette] = Cassette,
+) -> Cassette:
+    """Validate a header and lines with ``syntax``; every problem is reported with its line."""
+    errors: list[tuple[int, str]] = []
+    header_no, header = items[0]
+    if not isinstance(header, dict):
+        errors.append((header_no, "line 1 must be the header object"))
+        header = {}
+    else:
+        if header.get("cassette") != FORMAT_VERSION:
+            errors.append(
+                (header_no, f'header must contain "cassette": {FORMAT_VERSION} (format version)')
+            )
+        default = syntax.provider if syntax.provider_may_be_omitted else None
+        provider = header.get("provider", default)
+        if provider != syntax.provider:
+            errors.append(
+                (
+                    header_no,
+                    f"unsupported provider {provider!r} (this loader reads "
+                    f'"provider": "{syntax.provider}" cassettes)',
+                )
+            )
+        if "strict" in header and not isinstance(header["strict"], bool):
+            errors.append((header_no, '"strict" must be true or false'))
+    lines: list[CassetteLine] = []
+    seen_conns: set[int] = set()
+    for lineno, obj in items[1:]:
+        try:
+            line = _parse_line(lineno, obj, syntax)
+        except ValueError as exc:
+            errors.append((lineno, str(exc)))
+            continue
+        if line.conn not in seen_conns and line.conn != len(seen_conns) + 1:
+            errors.append((lineno, f"conn {line.conn} appears before conn {len(seen_conns) + 1}"))
+        seen_conns.add(line.conn)
+        lines.append(line)
+    errors.extend(_check_order(lines, syntax.first_send_kind))
+    if errors:
+        raise CassetteFormatError(source, sorted(errors, key=lambda e: e[0]))
+    return factory(header=dict(header), lines=lines, source=source)
+
+
+GEMINI_SYNTAX = CassetteSyntax(
+    provider="gemini",
+    parse_connect=_parse_connect,
+    parse_send=_parse_send,
+    parse_recv=_parse_recv,
+    provider_may_be_omitted=True,
+    first_send_kind="setup",
+)
+"""Gemini Live cassettes (``"provider"`` may be left out of the header)."""

@@ -14,19 +14,19 @@ import base64
 import binascii
 import copy
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .cassette import (
     Cassette,
-    CassetteFormatError,
-    CassetteLine,
-    CloseLine,
+    CassetteSyntax,
     ConnectLine,
-    DropLine,
     RecvLine,
     SendLine,
+    build_cassette,
+    finish_send_line,
+    read_jsonl_items,
 )
 from .gemini_wire import MatchSpec, _drop_path, _match
 
@@ -171,21 +171,16 @@ def match_frame(
 
 # --------------------------------------------------------------------------- cassettes
 
-_COMMON_KEYS = frozenset({"conn", "note"})
-_ACTIONS = ("connect", "send", "recv", "close", "drop")
-_EXTRA = {
-    "connect": frozenset(),
-    "send": frozenset({"match", "min_bytes", "min_seconds", "optional"}),
-    "recv": frozenset({"delay_ms"}),
-    "close": frozenset(),
-    "drop": frozenset(),
-}
-_RESERVED_CLOSE_CODES = frozenset({1004, 1005, 1006, 1015})
 _AUDIO_SERVER_EVENTS = frozenset({"response.output_audio.delta", "response.audio.delta"})
 
 
-def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+def _parse_connect(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> ConnectLine:
+    if not isinstance(value, dict) or set(value) - {"subset"}:
+        raise ValueError('"connect" takes {"subset": {...session fields...}} (no handles)')
+    subset = value.get("subset")
+    if subset is not None and not isinstance(subset, dict):
+        raise ValueError('"subset" must be an object (fields of session.update.session)')
+    return ConnectLine(conn=conn, lineno=lineno, subset=subset, raw=obj)
 
 
 def _parse_send(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> SendLine:
@@ -198,33 +193,11 @@ def _parse_send(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> Send
         kind = frame_kind(frame)
     else:
         raise ValueError('"send" must be a client event object or an event type string')
-    match = parse_match(obj.get("match"))
-    if frame is None and match.mode in ("exact", "ignore"):
-        raise ValueError(f'match "{match.mode}" needs a full event, not just a type')
-    min_bytes, min_seconds = obj.get("min_bytes"), obj.get("min_seconds")
-    if min_bytes is not None or min_seconds is not None:
-        if kind not in STREAMING_KINDS:
-            raise ValueError("min_bytes/min_seconds only apply to input_audio_buffer.append")
-        if min_bytes is not None and not _positive_int(min_bytes):
-            raise ValueError('"min_bytes" must be a positive integer')
-        if min_seconds is not None and (
-            not isinstance(min_seconds, int | float) or min_seconds <= 0
-        ):
-            raise ValueError('"min_seconds" must be a positive number')
-    optional = obj.get("optional", False)
-    if not isinstance(optional, bool):
-        raise ValueError('"optional" must be true or false')
-    return SendLine(
-        conn=conn,
-        lineno=lineno,
-        kind=kind,
-        frame=frame,
-        match=match,
-        min_bytes=min_bytes,
-        min_seconds=float(min_seconds) if min_seconds is not None else None,
-        optional=optional,
-        raw=obj,
-    )
+    return finish_send_line(
+        conn, lineno, kind, frame, parse_match(obj.get("match")), obj,
+        streaming_kinds=STREAMING_KINDS, audio_kind="input_audio_buffer.append",
+        streaming_what="input_audio_buffer.append", noun="event",
+    )  # fmt: skip
 
 
 def _parse_recv(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> RecvLine:
@@ -247,117 +220,18 @@ def _parse_recv(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> Recv
     )
 
 
-def _parse_close(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> CloseLine:
-    if not isinstance(value, dict) or set(value) - {"code", "reason"}:
-        raise ValueError('"close" must be {"code": N, "reason": "..."}')
-    code = value.get("code")
-    if not isinstance(code, int) or isinstance(code, bool) or not 1000 <= code <= 4999:
-        raise ValueError('"close.code" must be a WebSocket close code (1000-4999)')
-    if code in _RESERVED_CLOSE_CODES:
-        raise ValueError(f"close code {code} cannot be sent on the wire (use drop for 1006)")
-    reason = value.get("reason", "")
-    if not isinstance(reason, str) or len(reason.encode("utf-8")) > 123:
-        raise ValueError('"close.reason" must be a string of at most 123 bytes')
-    return CloseLine(conn=conn, lineno=lineno, code=code, reason=reason, raw=obj)
-
-
-def _parse_line(lineno: int, obj: Any) -> CassetteLine:
-    if not isinstance(obj, dict):
-        raise ValueError("each line must be a JSON object")
-    conn = obj.get("conn")
-    if not isinstance(conn, int) or isinstance(conn, bool) or conn < 1:
-        raise ValueError('"conn" must be a connection number (1, 2, ...)')
-    actions = [k for k in _ACTIONS if k in obj]
-    if len(actions) != 1:
-        raise ValueError(f"a line has exactly one of {', '.join(_ACTIONS)}; found {actions}")
-    action = actions[0]
-    unknown = set(obj) - _COMMON_KEYS - {action} - _EXTRA[action]
-    if unknown:
-        raise ValueError(f"unknown key(s) {sorted(unknown)} on a {action} line")
-    value = obj[action]
-    if action == "connect":
-        if not isinstance(value, dict) or set(value) - {"subset"}:
-            raise ValueError('"connect" takes {"subset": {...session fields...}} (no handles)')
-        subset = value.get("subset")
-        if subset is not None and not isinstance(subset, dict):
-            raise ValueError('"subset" must be an object (fields of session.update.session)')
-        return ConnectLine(conn=conn, lineno=lineno, subset=subset, raw=obj)
-    if action == "send":
-        return _parse_send(conn, lineno, value, obj)
-    if action == "recv":
-        return _parse_recv(conn, lineno, value, obj)
-    if action == "close":
-        return _parse_close(conn, lineno, value, obj)
-    if value is not True:
-        raise ValueError('a drop line is {"conn": N, "drop": true}')
-    return DropLine(conn=conn, lineno=lineno, raw=obj)
-
-
-def _check_order(lines: Sequence[CassetteLine]) -> list[tuple[int, str]]:
-    errors: list[tuple[int, str]] = []
-    by_conn: dict[int, list[CassetteLine]] = {}
-    for line in lines:
-        by_conn.setdefault(line.conn, []).append(line)
-    for conn, conn_lines in by_conn.items():
-        for i, line in enumerate(conn_lines):
-            nxt = conn_lines[i + 1] if i + 1 < len(conn_lines) else None
-            if isinstance(line, ConnectLine) and i != 0:
-                errors.append((line.lineno, f"connect must be the first line of conn {conn}"))
-            if isinstance(line, CloseLine | DropLine) and nxt is not None:
-                errors.append((nxt.lineno, f"conn {conn} already ended (line {line.lineno})"))
-            if isinstance(line, SendLine) and line.optional and not isinstance(nxt, SendLine):
-                errors.append((line.lineno, "an optional send line must be followed by a send"))
-    return errors
-
-
-def _build(items: list[tuple[int, Any]], source: str) -> Cassette:
-    errors: list[tuple[int, str]] = []
-    header_no, header = items[0]
-    if not isinstance(header, dict):
-        errors.append((header_no, "line 1 must be the header object"))
-        header = {}
-    else:
-        if header.get("cassette") != 1:
-            errors.append((header_no, 'header must contain "cassette": 1 (format version)'))
-        if header.get("provider") != "openai":
-            errors.append((header_no, f'header must say "provider": "openai", got '
-                           f"{header.get('provider')!r}"))  # fmt: skip
-        if "strict" in header and not isinstance(header["strict"], bool):
-            errors.append((header_no, '"strict" must be true or false'))
-    lines: list[CassetteLine] = []
-    seen: set[int] = set()
-    for lineno, obj in items[1:]:
-        try:
-            line = _parse_line(lineno, obj)
-        except ValueError as exc:
-            errors.append((lineno, str(exc)))
-            continue
-        if line.conn not in seen and line.conn != len(seen) + 1:
-            errors.append((lineno, f"conn {line.conn} appears before conn {len(seen) + 1}"))
-        seen.add(line.conn)
-        lines.append(line)
-    errors.extend(_check_order(lines))
-    if errors:
-        raise CassetteFormatError(source, sorted(errors, key=lambda e: e[0]))
-    return Cassette(header=dict(header), lines=lines, source=source)
+OPENAI_SYNTAX = CassetteSyntax(
+    provider="openai",
+    parse_connect=_parse_connect,
+    parse_send=_parse_send,
+    parse_recv=_parse_recv,
+)
+"""OpenAI Realtime cassettes: the shared format with OpenAI client/server events."""
 
 
 def loads_openai_cassette(text: str, source: str = "<string>") -> Cassette:
     """Parse and validate OpenAI cassette JSONL text (blank lines skipped)."""
-    errors: list[tuple[int, str]] = []
-    items: list[tuple[int, Any]] = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as exc:
-            errors.append((lineno, f"not valid JSON: {exc.msg} (column {exc.colno})"))
-    if errors:
-        raise CassetteFormatError(source, errors)
-    if not items:
-        raise CassetteFormatError(source, [(1, "empty cassette: line 1 must be the header")])
-    return _build(items, source)
+    return build_cassette(read_jsonl_items(text, source), source, OPENAI_SYNTAX)
 
 
 def load_openai_cassette(cassette: str | Path | Cassette) -> Cassette:
@@ -377,4 +251,4 @@ def openai_cassette_from_dicts(
     """Validate lines given as dicts, numbered as they would be in a file."""
     items: list[tuple[int, Any]] = [(1, {"cassette": 1, "provider": "openai", **header})]
     items.extend((n, dict(line)) for n, line in enumerate(lines, start=2))
-    return _build(items, source)
+    return build_cassette(items, source, OPENAI_SYNTAX)
