@@ -220,6 +220,14 @@ def audio_mime_type(sample_rate: int) -> str:
     return f"audio/pcm;rate={sample_rate}"
 
 
+def check_audio(item: AudioInput) -> None:
+    """Refuse audio the server would misread, before anything reaches the socket."""
+    if item.sample_rate <= 0:
+        raise ValueError(f"audio sample_rate must be positive, got {item.sample_rate}")
+    if len(item.data) % 2:
+        raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(item.data)}")
+
+
 def input_call(item: InputItem) -> SendCall:
     """The exact ``send_realtime_input`` call for one neutral input item (one field each).
 
@@ -227,10 +235,7 @@ def input_call(item: InputItem) -> SendCall:
     in the middle of a session.
     """
     if isinstance(item, AudioInput):
-        if item.sample_rate <= 0:
-            raise ValueError(f"audio sample_rate must be positive, got {item.sample_rate}")
-        if len(item.data) % 2:
-            raise ValueError(f"PCM16 audio must have an even number of bytes, got {len(item.data)}")
+        check_audio(item)
         blob = types.Blob(data=item.data, mime_type=audio_mime_type(item.sample_rate))
         return SendCall("send_realtime_input", {"audio": blob})
     if isinstance(item, ImageInput):
@@ -438,8 +443,12 @@ class Decoder:
         return [OutputTranscriptEvent(text=self._agent.take(), finished=True)]
 
     def decode(self, message: types.LiveServerMessage) -> list[RealtimeEvent]:
+        return self.decode_events(message_events(message))
+
+    def decode_events(self, events: Sequence[RealtimeEvent]) -> list[RealtimeEvent]:
+        """Apply the transcript contract to one message's stateless events."""
         out: list[RealtimeEvent] = []
-        for event in message_events(message):
+        for event in events:
             if isinstance(event, InputTranscriptEvent):
                 if event.text:
                     out.append(InputTranscriptEvent(text=event.text, finished=False))
@@ -483,6 +492,7 @@ __all__ = [
     "Decoder",
     "SendCall",
     "audio_mime_type",
+    "check_audio",
     "content_events",
     "context_window_compression",
     "function_declarations",

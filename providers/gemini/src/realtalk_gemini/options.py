@@ -34,6 +34,7 @@ KNOWN_OPTIONS = frozenset(
         "live_config",
         "compression_trigger_tokens",
         "compression_target_tokens",
+        "audio_fast_path",
     }
 )
 
@@ -60,6 +61,21 @@ class ClientOptions:
         if self.location:
             kwargs["location"] = self.location
         return kwargs
+
+
+FAST_PATH_ENV = "REALTALK_GEMINI_AUDIO_FAST_PATH"
+
+
+def audio_fast_path(provider_options: Mapping[str, Any], environ: Mapping[str, str]) -> bool:
+    """Whether audio frames skip the SDK's models (see ``frames``): on unless turned off.
+
+    ``provider_options["audio_fast_path"]`` wins; else ``REALTALK_GEMINI_AUDIO_FAST_PATH``
+    (``0``/``false`` turns it off without a code change).
+    """
+    value = provider_options.get("audio_fast_path")
+    if value is None:
+        value = environ.get(FAST_PATH_ENV)
+    return True if value is None else _as_bool(value)
 
 
 def _as_bool(value: Any) -> bool:

@@ -9,6 +9,7 @@ signals that go with it), never by exception class.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from collections import OrderedDict
@@ -17,7 +18,7 @@ from typing import Any
 
 import websockets
 from google import genai
-from google.genai import errors
+from google.genai import errors, types
 
 from realtalk.events import GoAwayEvent, RealtimeEvent
 from realtalk.inputs import AudioInput, InputItem
@@ -29,8 +30,8 @@ from realtalk.provider import (
     classify_close_code,
 )
 
-from . import codec
-from .options import resolve_client_options, resolve_model
+from . import codec, frames
+from .options import audio_fast_path, resolve_client_options, resolve_model
 
 logger = logging.getLogger("realtalk_gemini")
 
@@ -93,6 +94,56 @@ def _client(kwargs: dict[str, Any]) -> genai.Client:
     return client
 
 
+def _sdk_parser() -> Any:
+    """google-genai's own frame -> ``LiveServerMessage`` conversion, if this SDK has it.
+
+    The same steps ``AsyncSession._receive`` runs after reading a frame; looked up by name
+    so an SDK that moved them makes the transport fall back to ``session.receive()``.
+    """
+    try:
+        from google.genai import _live_converters as converters
+    except ImportError:  # pragma: no cover - depends on the installed SDK
+        return None
+    convert = getattr(converters, "_LiveServerMessage_from_mldev", None)
+    build = getattr(types.LiveServerMessage, "_from_response", None)
+    if not callable(convert) or not callable(build):  # pragma: no cover - SDK dependent
+        return None
+    defaults = types.LiveServerMessage().model_dump()
+
+    def parse(frame: dict[str, Any]) -> types.LiveServerMessage:
+        converted = convert(frame)
+        if not converted and frame:  # no field the SDK knows: an error payload
+            code = frame.get("code")
+            if isinstance(code, int):
+                errors.APIError.raise_error(code, frame, None)
+            raise ValueError(f"unrecognised server frame with keys {sorted(frame)[:8]}")
+        message: types.LiveServerMessage = build(response=converted, kwargs=defaults)
+        return message
+
+    return parse
+
+
+_parse_frame: Any = None
+
+
+def _wire_of(session: Any) -> Any | None:
+    """The SDK session's socket, when frames may be read and written on it directly.
+
+    Only on the Gemini API (Vertex AI frames take other converters) and only when the SDK
+    has what the fallback for non-audio frames needs; else ``None``: the SDK's methods.
+    """
+    global _parse_frame
+    ws = getattr(session, "_ws", None)
+    api = getattr(session, "_api_client", None)
+    if ws is None or api is None or getattr(api, "vertexai", True) is not False:
+        return None
+    if not callable(getattr(ws, "recv", None)) or not callable(getattr(ws, "send", None)):
+        return None
+    if _parse_frame is None:
+        _parse_frame = _sdk_parser() or False
+    return ws if _parse_frame else None
+
+
 def _handshake_kind(exc: BaseException) -> DisconnectKind | None:
     """HTTP refusals of the WebSocket upgrade: 4xx (bad key, unknown path) cannot recover."""
     response = getattr(exc, "response", None)
@@ -114,10 +165,12 @@ class GeminiSession:
         session: Any,
         *,
         presented_handle: bool,
+        fast_path: bool = True,
     ) -> None:
         self._client = client
         self._connection = connection
         self._session = session
+        self._wire = _wire_of(session) if fast_path else None
         self._presented_handle = presented_handle
         self._decoder = codec.Decoder()
         self._received = False
@@ -162,13 +215,30 @@ class GeminiSession:
             code, reason = _close_of(exc)
             raise self._disconnect(code, reason) from exc
 
+    async def _send_frame(self, wire: Any, text: str) -> None:
+        """A frame built by :mod:`frames`, written on the SDK's socket (the audio path)."""
+        if self._ended is not None:
+            raise self._ended
+        if self._closing:
+            raise self._disconnect(1000, "connection closed by the client")
+        try:
+            await wire.send(text)
+        except websockets.ConnectionClosed as exc:
+            code, reason = _close_of(exc)
+            raise self._disconnect(code, reason) from exc
+
     async def send(self, item: InputItem) -> None:
-        call = codec.input_call(item)  # bad items fail here, before touching the socket
-        if isinstance(item, AudioInput) and not item.data:
-            if self._ended is not None:
-                raise self._ended
-            return  # nothing to say; an empty blob would only cost a frame
-        await self._call(call)
+        if isinstance(item, AudioInput):
+            codec.check_audio(item)  # bad items fail here, before touching the socket
+            if not item.data:
+                if self._ended is not None:
+                    raise self._ended
+                return  # nothing to say; an empty blob would only cost a frame
+            if self._wire is not None:
+                text = frames.audio_input_text(item.data, item.sample_rate)
+                await self._send_frame(self._wire, text)
+                return
+        await self._call(codec.input_call(item))
 
     async def send_tool_result(
         self, call_id: str, name: str, result: Any, error: str | None = None
@@ -185,25 +255,50 @@ class GeminiSession:
         """Neutral events across turns (the SDK's ``receive()`` stops at each turn end)."""
         if self._ended is not None:
             raise self._ended
+        try:
+            if self._wire is not None:
+                async for event in self._frame_events(self._wire):
+                    yield event
+            else:
+                while True:
+                    async for message in self._session.receive():
+                        for event in self._decoder.decode(message):
+                            if isinstance(event, GoAwayEvent):
+                                self._go_away = True
+                            yield event
+                        self._received = True
+                    if self._ended is not None:
+                        raise self._ended
+        except (errors.APIError, websockets.ConnectionClosed) as exc:
+            code, reason = _close_of(exc)
+            raise self._disconnect(code, reason) from exc
+        except (ValueError, TypeError) as exc:
+            # An undecodable frame: this connection cannot be trusted any more.
+            logger.warning("Gemini Live sent an unreadable frame: %s", exc)
+            ended = self._disconnect(None, f"unreadable server frame: {exc}")
+            await self._shutdown()
+            raise ended from exc
+
+    async def _frame_events(self, wire: Any) -> AsyncIterator[RealtimeEvent]:
+        """Frames read off the socket: audio decoded directly, the rest by the SDK."""
+        decoder = self._decoder
+        parse = _parse_frame
         while True:
-            try:
-                async for message in self._session.receive():
-                    for event in self._decoder.decode(message):
-                        if isinstance(event, GoAwayEvent):
-                            self._go_away = True
-                        yield event
-                    self._received = True
-            except (errors.APIError, websockets.ConnectionClosed) as exc:
-                code, reason = _close_of(exc)
-                raise self._disconnect(code, reason) from exc
-            except (ValueError, TypeError) as exc:
-                # An undecodable frame: this connection cannot be trusted any more.
-                logger.warning("Gemini Live sent an unreadable frame: %s", exc)
-                ended = self._disconnect(None, f"unreadable server frame: {exc}")
-                await self._shutdown()
-                raise ended from exc
-            if self._ended is not None:
-                raise self._ended
+            raw = await wire.recv(decode=False)
+            frame = json.loads(raw) if raw else {}
+            if type(frame) is not dict:
+                kind = type(frame).__name__
+                raise ValueError(f"a server frame must be a JSON object, got {kind}")
+            audio = frames.audio_events(frame)
+            if audio is not None:
+                for event in decoder.decode_events(audio):
+                    yield event
+            else:
+                for event in decoder.decode(parse(frame)):
+                    if isinstance(event, GoAwayEvent):
+                        self._go_away = True
+                    yield event
+            self._received = True
 
     async def _shutdown(self) -> None:
         if self._closed:
@@ -241,7 +336,13 @@ async def open_session(
     presented = bool(setup.resumption_handle) and setup.config.session_resumption
     connection = client.aio.live.connect(model=model, config=config)
     session = await _enter(connection, presented=presented)
-    live = GeminiSession(client, connection, session, presented_handle=presented)
+    live = GeminiSession(
+        client,
+        connection,
+        session,
+        presented_handle=presented,
+        fast_path=audio_fast_path(setup.config.provider_options, env),
+    )
     if setup.history and not presented:
         try:
             await live.reseed(setup)

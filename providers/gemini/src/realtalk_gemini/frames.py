@@ -1,0 +1,107 @@
+"""The hot path on the wire: model audio in, microphone audio out, as raw JSON frames.
+
+Nine frames in ten of a live session are audio: the server's ``serverContent.modelTurn``
+carrying one base64 PCM part, and the client's ``realtime_input.audio``. google-genai
+builds and validates a pydantic model for every frame (``LiveServerMessage`` on receive,
+``LiveSendRealtimeInputParameters`` on send), which costs more CPU than everything
+realtalk does with the chunk. These two pure functions handle exactly those two frame
+shapes directly; anything else (or anything unusual about an audio frame) returns
+``None`` and goes through the SDK's own parser, so the SDK stays the authority on the
+protocol. ``tests/gemini/test_frames.py`` proves both functions give what the SDK gives.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from realtalk.events import AudioDeltaEvent
+
+from .codec import audio_mime_type, sample_rate_of
+
+_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_VALUE_OF = {
+    code: value
+    for value, code in enumerate(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    )
+}
+_MODEL_TURN_KEYS = frozenset({"parts", "role"})
+_BLOB_KEYS = frozenset({"data", "mimeType"})
+
+
+def _b64decode(text: str) -> bytes | None:
+    """Standard or URL-safe base64 with padding; ``None`` for anything else (SDK decides).
+
+    One alphabet per string, as pydantic (the SDK's decoder) requires.
+    """
+    try:
+        raw = text.encode("ascii")
+        if b"-" in raw or b"_" in raw:
+            if b"+" in raw or b"/" in raw:
+                return None
+            raw = raw.translate(_URLSAFE_TO_STANDARD)
+        if not raw or len(raw) % 4:
+            return None
+        if raw.endswith(b"="):  # pydantic refuses stray bits before the padding
+            mask = 0x0F if raw.endswith(b"==") else 0x03
+            last = raw[-3] if mask == 0x0F else raw[-2]
+            if _VALUE_OF.get(last, 0) & mask:
+                return None
+        return binascii.a2b_base64(raw, strict_mode=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return None
+
+
+def audio_events(frame: Mapping[str, Any]) -> list[AudioDeltaEvent] | None:
+    """Events of a frame that holds nothing but model audio, else ``None``.
+
+    Accepted shape, and only it: ``{"serverContent": {"modelTurn": {"parts": [{"inlineData":
+    {"mimeType": "audio/...", "data": "<base64>"}}, ...]}}}`` (``role`` allowed). A frame
+    with any other key (transcripts, ``turnComplete``, usage, tool calls, a thought part,
+    an empty part) is left to the SDK, which knows every field.
+    """
+    if len(frame) != 1:
+        return None
+    content = frame.get("serverContent")
+    if type(content) is not dict or len(content) != 1:
+        return None
+    turn = content.get("modelTurn")
+    if type(turn) is not dict or not turn.keys() <= _MODEL_TURN_KEYS:
+        return None
+    parts = turn.get("parts")
+    if type(parts) is not list or not parts:
+        return None
+    events: list[AudioDeltaEvent] = []
+    for part in parts:
+        if type(part) is not dict or len(part) != 1:
+            return None
+        blob = part.get("inlineData")
+        if type(blob) is not dict or blob.keys() != _BLOB_KEYS:
+            return None
+        mime, text = blob["mimeType"], blob["data"]
+        if type(mime) is not str or not mime.startswith("audio/") or type(text) is not str:
+            return None
+        data = _b64decode(text)
+        if not data:  # empty audio is skipped by the codec; let the SDK path say so
+            return None
+        events.append(AudioDeltaEvent(data=data, sample_rate=sample_rate_of(mime)))
+    return events
+
+
+def audio_input_text(data: bytes, sample_rate: int) -> str:
+    """The ``realtime_input.audio`` frame google-genai sends for this chunk, as text.
+
+    Same keys, same order, same URL-safe base64 as the SDK (3.x) puts on the wire, so a
+    server, a cassette or a recording proxy cannot tell the two apart.
+    """
+    encoded = binascii.b2a_base64(data, newline=False).translate(_STANDARD_TO_URLSAFE)
+    blob = {"data": encoded.decode("ascii"), "mime_type": audio_mime_type(sample_rate)}
+    return json.dumps({"realtime_input": {"audio": blob}})
+
+
+_STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+__all__ = ["audio_events", "audio_input_text"]
