@@ -11,6 +11,10 @@ so machine load hits both alike. Measured per chunk:
 * client CPU (``time.process_time``) per 30 s of audio, and at N concurrent receive-only
   sessions; burst decode (the server sends as fast as it can) in chunks per second.
 
+Three clients: ``raw`` (the floor), ``realtalk`` (default settings: audio frames take the
+plugin's wire fast path, ``realtalk_gemini.frames``) and ``realtalk_sdk_path`` (the same
+with ``audio_fast_path=False``: every frame parsed by google-genai, as before the fast path).
+
 ``uv run python benchmarks/overhead.py`` (full) or ``--quick`` (CI, a few seconds).
 """
 
@@ -83,29 +87,31 @@ async def raw_session(http_options: dict[str, Any], *, send: bool, lat: list[int
 _APPS: dict[str, Any] = {}
 
 
-def realtalk_app(http_options: dict[str, Any]) -> Any:
-    """One compiled app per server (an app serves any number of sessions)."""
-    key = http_options["base_url"]
+def realtalk_app(http_options: dict[str, Any], *, fast: bool = True) -> Any:
+    """One compiled app per server and path (an app serves any number of sessions)."""
+    key = f"{http_options['base_url']} fast={fast}"
     if key not in _APPS:
         from realtalk import AudioAgent, RealtimeConfig
 
-        config = RealtimeConfig(
-            model=MODEL,
-            session_resumption=False,
-            provider_options={"api_key": "bench", "http_options": http_options},
-        )
+        options = {"api_key": "bench", "http_options": http_options, "audio_fast_path": fast}
+        config = RealtimeConfig(model=MODEL, session_resumption=False, provider_options=options)
         _APPS[key] = AudioAgent(MODEL, realtime_config=config).compile()
     return _APPS[key]
 
 
 async def realtalk_session(
-    http_options: dict[str, Any], *, send: bool, lat: list[int], thread: str = "bench"
+    http_options: dict[str, Any],
+    *,
+    send: bool,
+    lat: list[int],
+    thread: str = "bench",
+    fast: bool = True,
 ) -> int:
     """One realtalk session until the server's turn completes; returns chunks."""
     from realtalk import LiveInputQueue
     from realtalk.events import AudioDeltaEvent, TurnCompleteEvent
 
-    app = realtalk_app(http_options)
+    app = realtalk_app(http_options, fast=fast)
     queue = LiveInputQueue()
     chunks = 0
 
@@ -129,8 +135,18 @@ async def realtalk_session(
     return chunks
 
 
+async def realtalk_sdk_path_session(http_options: dict[str, Any], **kwargs: Any) -> int:
+    """realtalk with ``audio_fast_path=False``: every frame through google-genai's models."""
+    return await realtalk_session(http_options, fast=False, **kwargs)
+
+
 Runner = Callable[..., Coroutine[Any, Any, int]]
-CLIENTS: dict[str, Runner] = {"raw": raw_session, "realtalk": realtalk_session}
+CLIENTS: dict[str, Runner] = {
+    "raw": raw_session,
+    "realtalk": realtalk_session,
+    "realtalk_sdk_path": realtalk_sdk_path_session,
+}
+VARIANTS = ("realtalk", "realtalk_sdk_path")
 
 
 # --------------------------------------------------------------------------- experiments
@@ -164,7 +180,7 @@ async def concurrent(
     lats: list[list[int]] = [[] for _ in range(sessions)]
     runner = CLIENTS[name]
     kwargs: list[dict[str, Any]] = [{} for _ in range(sessions)]
-    if name == "realtalk":
+    if name.startswith("realtalk"):
         kwargs = [{"thread": f"bench-{i}"} for i in range(sessions)]
     cpu0, t0 = h.cpu_seconds(), time.monotonic()
     await asyncio.gather(
@@ -196,14 +212,15 @@ async def burst(server: h.StreamServer, name: str, chunks: int) -> float:
 
 def per_message_costs(number: int) -> dict[str, float]:
     """Microseconds per 100 ms audio frame: the SDK's parse (what ``session.receive()``
-    does per message), a lean parse (JSON + base64 only) and realtalk's decode."""
+    does per message), JSON + base64 alone (the floor of any parse), the plugin's fast path
+    (``frames.audio_events`` on the parsed JSON) and realtalk's decode of an SDK message."""
     import base64
     import json
     import timeit
 
     from google.genai import _live_converters, types
 
-    from realtalk_gemini import codec
+    from realtalk_gemini import codec, frames
 
     data = base64.b64encode(bytes(h.OUT_CHUNK)).decode()
     raw = json.dumps(
@@ -228,10 +245,14 @@ def per_message_costs(number: int) -> dict[str, float]:
         part = frame["serverContent"]["modelTurn"]["parts"][0]["inlineData"]
         return base64.b64decode(part["data"])
 
+    def fast() -> Any:  # what the transport does per audio frame on the fast path
+        return frames.audio_events(json.loads(raw))
+
     message = sdk()
     decoder = codec.Decoder()
     out = {}
-    for name, fn in (("sdk_parse", sdk), ("lean_parse", lean), ("realtalk_decode", None)):
+    steps = (("sdk_parse", sdk), ("json_base64", lean), ("fast_path", fast))
+    for name, fn in (*steps, ("realtalk_decode", None)):
         call = fn if fn is not None else (lambda: decoder.decode(message))
         out[name] = min(timeit.repeat(call, number=number, repeat=3)) / number * 1e6
     return out
@@ -263,39 +284,42 @@ async def main(quick: bool) -> None:
         summary = {n: {k: _median_of(rs, k) for k in rs[0]} for n, rs in results.items()}
         for name, s in summary.items():
             h.row(name, **{k: v for k, v in s.items() if k != "chunks"})
-        raw, rt = summary["raw"], summary["realtalk"]
-        h.row(
-            "ratio realtalk/raw",
-            recv_p50=h.ratio(rt["recv_p50"], raw["recv_p50"]),
-            send_p50=h.ratio(rt["send_p50"], raw["send_p50"]),
-            cpu=h.ratio(rt["cpu_per_30s"], raw["cpu_per_30s"]),
-        )
-        paired = {
-            key: h.median(
-                [
-                    h.ratio(b[key], a[key])
-                    for a, b in zip(results["raw"], results["realtalk"], strict=True)
-                ]
+        raw = summary["raw"]
+        for variant in VARIANTS:
+            rt = summary[variant]
+            h.row(
+                f"ratio {variant}/raw",
+                recv_p50=h.ratio(rt["recv_p50"], raw["recv_p50"]),
+                send_p50=h.ratio(rt["send_p50"], raw["send_p50"]),
+                cpu=h.ratio(rt["cpu_per_30s"], raw["cpu_per_30s"]),
             )
-            for key in ("recv_p50", "send_p50", "cpu_per_30s")
-        }
-        h.row("median of per-run ratios", **paired)
-        h.row(
-            "p99 delta realtalk-raw ms",
-            recv=rt["recv_p99"] - raw["recv_p99"],
-            send=rt["send_p99"] - raw["send_p99"],
-        )
+            paired = {
+                key: h.median(
+                    [
+                        h.ratio(b[key], a[key])
+                        for a, b in zip(results["raw"], results[variant], strict=True)
+                    ]
+                )
+                for key in ("recv_p50", "send_p50", "cpu_per_30s")
+            }
+            h.row(f"{variant}: median of per-run ratios", **paired)
+            h.row(
+                f"{variant}: p99 delta vs raw, ms",
+                recv=rt["recv_p99"] - raw["recv_p99"],
+                send=rt["send_p99"] - raw["send_p99"],
+            )
 
         print(f"\n## {sessions} concurrent receive-only sessions ({conc_chunks} chunks each)")
         conc: dict[str, dict[str, float]] = {}
         for name in CLIENTS:
             conc[name] = await concurrent(server, name, sessions, conc_chunks)
             h.row(name, **conc[name])
-        h.row(
-            "ratio realtalk/raw",
-            cpu=h.ratio(conc["realtalk"]["cpu_pct"], conc["raw"]["cpu_pct"]),
-            recv_p99_delta_ms=conc["realtalk"]["recv_p99"] - conc["raw"]["recv_p99"],
-        )
+        for variant in VARIANTS:
+            h.row(
+                f"ratio {variant}/raw",
+                cpu=h.ratio(conc[variant]["cpu_pct"], conc["raw"]["cpu_pct"]),
+                recv_p99_delta_ms=conc[variant]["recv_p99"] - conc["raw"]["recv_p99"],
+            )
 
         print(f"\n## burst decode ({burst_chunks} chunks sent back to back)")
         rates: dict[str, list[float]] = {n: [] for n in CLIENTS}
@@ -304,17 +328,18 @@ async def main(quick: bool) -> None:
                 rates[name].append(await burst(server, name, burst_chunks))
         for name in CLIENTS:
             h.row(name, chunks_per_s=h.median(rates[name]))
-        h.row(
-            "ratio realtalk/raw",
-            throughput=h.ratio(h.median(rates["realtalk"]), h.median(rates["raw"])),
-        )
+        for variant in VARIANTS:
+            h.row(
+                f"ratio {variant}/raw",
+                throughput=h.ratio(h.median(rates[variant]), h.median(rates["raw"])),
+            )
 
         print("\n## per audio frame, in-process (microseconds): where the receive CPU goes")
         costs = per_message_costs(200 if quick else 5000)
         h.row("us per frame", **costs)
-        saved = costs["sdk_parse"] - costs["lean_parse"]
+        saved = costs["sdk_parse"] - costs["fast_path"]
         h.row(
-            "lean receive path would save",
+            "fast path saves (sdk_parse - fast_path)",
             us_per_frame=saved,
             cpu_s_per_30s=saved * 300 / 1e6,
             core_pct_at_100_sessions=saved * 10 * 100 / 1e4,
