@@ -3,22 +3,37 @@
 On SIGTERM/SIGINT the server stops accepting connections, lets live sessions finish the
 reply in flight (``limits.shutdown_grace``), then closes the rest with 1012 so clients
 reconnect to another instance with the same ``thread_id``.
+
+``--workers N`` runs N worker processes on one listening socket (one asyncio process
+uses at most one core). The parent binds the port, starts the workers, restarts one that
+dies and forwards SIGTERM/SIGINT so each worker drains as above. A session lives in the
+worker that accepted its WebSocket; a thread can reconnect to any worker, so several
+workers need a checkpointer they share (a SQLite file or PostgreSQL), never an in-memory
+one.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
+import os
+import signal
+import socket
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..cli import Command
-from .config import BridgeConfig, ConfigError, load_config
+from .config import BridgeConfig, ConfigError, is_object_spec, load_config
 from .logs import install_log_redaction
 
 DEFAULT_CONFIG = "realtalk.json"
+LOOPS = ("auto", "asyncio", "uvloop")
+STARTUP_FAILED = 3
+"""Exit status of a worker that failed (the parent stops rather than restart it; uvicorn
+uses the same status when an app fails to start)."""
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +43,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default=None, help="bind address (default: config or 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: config or 8000)")
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes sharing the port, e.g. one per core (default: %(default)s); "
+        "more than one needs a shared checkpointer (sqlite:///file.db or postgresql://...)",
+    )
+    parser.add_argument(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop: uvloop when installed (auto, the default), or force one",
+    )
 
 
 def build_config(args: argparse.Namespace) -> BridgeConfig:
@@ -41,23 +69,66 @@ def build_config(args: argparse.Namespace) -> BridgeConfig:
     return config.model_copy(update=updates) if updates else config
 
 
-async def serve(config: BridgeConfig, log_level: str = "info") -> None:
-    """Run the bridge until SIGTERM/SIGINT, draining sessions on the way out."""
+def loop_factory(loop: str = "auto") -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop ``--loop`` names: uvloop if installed (``auto``), or asyncio's."""
+    if loop not in LOOPS:
+        raise ConfigError(f"unknown event loop {loop!r}; choose from {list(LOOPS)}")
+    if loop == "asyncio":
+        return None
+    try:
+        uvloop = importlib.import_module("uvloop")  # optional: no stubs needed without it
+    except ImportError:
+        if loop == "uvloop":
+            raise ConfigError(
+                "--loop uvloop: uvloop is not installed (pip install 'realtalk[server]' "
+                "installs it on Linux and macOS)"
+            ) from None
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+def process_local_checkpointer(checkpointer: Any) -> str | None:
+    """Why ``checkpointer`` cannot be shared by worker processes, or None if it can."""
+    from ..checkpoint.memory import InMemoryCheckpointer
+
+    if isinstance(checkpointer, InMemoryCheckpointer):
+        return "the in-memory checkpointer keeps threads inside one process"
+    if getattr(checkpointer, "path", None) == ":memory:":
+        return "an in-memory SQLite database lives inside one process"
+    return None
+
+
+def check_workers(config: BridgeConfig, workers: int) -> None:
+    """Refuse ``workers`` the config cannot serve (before any worker starts)."""
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    spec = (config.checkpointer or "").strip()
+    if workers > 1 and spec and not is_object_spec(spec):
+        scheme = spec.partition(":")[0].lower()
+        if scheme == "memory":
+            raise ConfigError(
+                _shared_checkpointer_needed(workers, "memory:// keeps threads inside one process")
+            )
+        if scheme == "sqlite" and spec.endswith(":memory:"):
+            raise ConfigError(
+                _shared_checkpointer_needed(workers, "sqlite:///:memory: lives inside one process")
+            )
+
+
+def _shared_checkpointer_needed(workers: int, why: str) -> str:
+    return (
+        f"--workers {workers} needs a checkpointer the worker processes share: {why}, so "
+        "thread ownership and resumption would break when a client reconnects to another "
+        'worker. Set "checkpointer" in realtalk.json to a SQLite file ("sqlite:///threads.db", '
+        'one machine) or PostgreSQL ("postgresql://user@host/db"), or run with --workers 1.'
+    )
+
+
+def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
     import uvicorn
 
-    from .app import create_app
-
-    asgi = create_app(config)
-    bridge = asgi.state.bridge
-
-    class _Server(uvicorn.Server):
-        async def shutdown(self, sockets: Any = None) -> None:
-            for server in self.servers:
-                server.close()  # stop accepting first
-            await bridge.drain()
-            await super().shutdown(sockets)
-
-    uv_config = uvicorn.Config(
+    return uvicorn.Config(
         asgi,
         host=config.host,
         port=config.port,
@@ -68,24 +139,154 @@ async def serve(config: BridgeConfig, log_level: str = "info") -> None:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=int(config.limits.shutdown_grace) + 10,
         proxy_headers=True,
+        backlog=2048,
     )
+
+
+async def serve(
+    config: BridgeConfig,
+    log_level: str = "info",
+    *,
+    sockets: list[socket.socket] | None = None,
+    workers: int = 1,
+) -> None:
+    """Run the bridge until SIGTERM/SIGINT, draining sessions on the way out.
+
+    ``sockets``: listen on these (a worker of ``--workers``) instead of binding
+    ``config.host``/``config.port``; ``workers`` > 1 refuses a process-local checkpointer.
+    """
+    import uvicorn
+
+    from .app import create_app
+
+    asgi = create_app(config)
+    bridge = asgi.state.bridge
+    why = process_local_checkpointer(bridge.checkpointer) if workers > 1 else None
+    if why is not None:
+        await bridge.aclose()
+        raise ConfigError(_shared_checkpointer_needed(workers, why))
+
+    class _Server(uvicorn.Server):
+        async def shutdown(self, sockets: Any = None) -> None:
+            for server in self.servers:
+                server.close()  # stop accepting first
+            await bridge.drain()
+            await super().shutdown(sockets)
+
+    uv_config = _uvicorn_config(asgi, config, log_level)
     params = [config.auth.query_param] if config.auth.query_param else []
     install_log_redaction(["access_token", *params])  # uvicorn logs paths with their query
     server = _Server(uv_config)
-    await server.serve()
+    await server.serve(sockets=sockets)
+
+
+def _run_loop(loop: str, main: Any) -> None:
+    with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
+        runner.run(main)
+
+
+def _worker(
+    config: BridgeConfig, log_level: str, loop: str, sock: socket.socket, workers: int
+) -> None:
+    """One ``--workers`` process (spawned): serve on the parent's socket until SIGTERM."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        _run_loop(loop, serve(config, log_level, sockets=[sock], workers=workers))
+    except (ConfigError, ValueError) as exc:
+        print(f"realtalk api: {exc}", file=sys.stderr, flush=True)
+        sys.exit(STARTUP_FAILED)
+    except KeyboardInterrupt:
+        pass
+    except Exception:  # the app failed to build: restarting would fail the same way
+        logging.getLogger("realtalk.bridge").exception("worker failed")
+        sys.exit(STARTUP_FAILED)
+
+
+def serve_workers(config: BridgeConfig, workers: int, log_level: str, loop: str) -> int:
+    """Bind the port, run ``workers`` processes on it, restart any that dies, and on
+    SIGTERM/SIGINT stop them all (each drains its sessions). Returns the exit status."""
+    import multiprocessing
+    import multiprocessing.connection
+
+    loop_factory(loop)  # an unknown or missing loop fails here, not in every worker
+    sock = _uvicorn_config(None, config, log_level).bind_socket()  # logs "running on"
+    log = logging.getLogger("realtalk.bridge")
+    spawn = multiprocessing.get_context("spawn")
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    stopping: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    old_wakeup = signal.set_wakeup_fd(wake_w)
+
+    def start() -> Any:
+        proc = spawn.Process(
+            target=_worker,
+            args=(config, log_level, loop, sock, workers),
+            name="realtalk-api-worker",
+            daemon=False,
+        )
+        proc.start()
+        log.info("started worker process [%s]", proc.pid)
+        return proc
+
+    status = 0
+    procs = [start() for _ in range(workers)]
+    try:
+        while not stopping:
+            sentinels = [p.sentinel for p in procs]
+            multiprocessing.connection.wait([*sentinels, wake_r])
+            if stopping:
+                break
+            for index, proc in enumerate(procs):
+                if proc.is_alive():
+                    continue
+                proc.join()
+                if proc.exitcode == STARTUP_FAILED:
+                    log.error("worker [%s] could not start; stopping", proc.pid)
+                    status = 2
+                    stopping.append(0)
+                    break
+                log.warning("worker [%s] exited (%s); restarting it", proc.pid, proc.exitcode)
+                procs[index] = start()
+    finally:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGTERM)  # each worker drains its sessions
+        for proc in procs:
+            proc.join(config.limits.shutdown_grace + 20)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        signal.set_wakeup_fd(old_wakeup)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        os.close(wake_r)
+        os.close(wake_w)
+        sock.close()
+    return status
 
 
 def run(args: argparse.Namespace) -> int:
+    workers = getattr(args, "workers", 1)
+    loop = getattr(args, "loop", "auto")
     try:
         config = build_config(args)
         if not config.agent:
             raise ConfigError(f'{args.config}: needs "agent": "module:attr"')
+        check_workers(config, workers)
+        loop_factory(loop)
     except ConfigError as exc:
         print(f"realtalk api: {exc}", file=sys.stderr)
         return 2
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if workers > 1:
+        return serve_workers(config, workers, args.log_level, loop)
     try:
-        asyncio.run(serve(config, args.log_level))
+        _run_loop(loop, serve(config, args.log_level))
     except (ConfigError, ValueError) as exc:
         print(f"realtalk api: {exc}", file=sys.stderr)
         return 2
@@ -111,4 +312,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 if __name__ == "__main__":
     sys.exit(main())
 
-__all__ = ["API", "build_config", "main", "serve"]
+__all__ = [
+    "API",
+    "build_config",
+    "check_workers",
+    "loop_factory",
+    "main",
+    "process_local_checkpointer",
+    "serve",
+    "serve_workers",
+]
