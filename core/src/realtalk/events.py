@@ -11,9 +11,10 @@ event with ``finished=True`` carries the *whole* utterance, which is what gets p
 
 from __future__ import annotations
 
+import binascii
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_serializer
 
 
 class _Event(BaseModel):
@@ -35,6 +36,12 @@ class AudioDeltaEvent(_Event):
     type: Literal["audio_delta"] = "audio_delta"
     data: bytes
     sample_rate: int = 24000
+
+    @field_serializer("data", when_used="json")
+    def _standard_base64(self, data: bytes) -> str:
+        """Standard base64 (RFC 4648 section 4), which browsers' ``atob`` reads; parsing
+        accepts either alphabet."""
+        return binascii.b2a_base64(data, newline=False).decode("ascii")
 
     def __repr__(self) -> str:  # audio in reprs floods logs
         return f"AudioDeltaEvent(bytes={len(self.data)}, sample_rate={self.sample_rate})"
