@@ -1,24 +1,38 @@
-"""The bridge under load, for ``capacity.py``: ``create_app`` + uvicorn in its own process.
+"""The bridge under load, for ``capacity.py``, in its own process(es).
 
 The agent runs on a FakeProvider whose every connection answers each 100 ms of 16 kHz
 input with 100 ms of 24 kHz model audio, so output is paced by the client's real-time
 input and a round trip crosses bridge -> runtime -> provider -> runtime -> bridge.
 
-Usage: ``python _bridge_server.py PORT SESSIONS CHUNKS``.
+Usage: ``python _bridge_server.py PORT SESSIONS CHUNKS [--workers N] [--loop L] [--ws W]``.
+
+* ``--workers 0`` (default): ``create_app`` + ``uvicorn.run`` in this process, with the
+  event loop (``--loop``) and uvicorn WebSocket implementation (``--ws``) given.
+* ``--workers N`` (N >= 1): the public ``realtalk api --workers N --loop L`` on a
+  ``realtalk.json`` naming this module's ``agent``; N > 1 runs N worker processes.
+
+Environment switches (read in every serving process): ``BENCH_NO_GC=1`` (collector off,
+a diagnosis), ``BENCH_GC_FREEZE=1`` (startup objects frozen), ``BENCH_PROFILE=path``
+(cProfile, written to ``path.<pid>`` on SIGTERM).
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import json
 import os
+import signal
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
 
 
-def build(sessions: int, chunks: int) -> object:
+def compiled_agent(sessions: int, chunks: int) -> Any:
     from realtalk import AudioAgent, RealtimeConfig
-    from realtalk.bridge.app import create_app
-    from realtalk.bridge.config import BridgeConfig
-    from realtalk.bridge.limits import LimitsConfig
     from realtalk_testing import FakeProvider
     from realtalk_testing.script import emit, expect
 
@@ -28,34 +42,102 @@ def build(sessions: int, chunks: int) -> object:
         steps += [expect.audio(min_bytes=3200), emit.audio(data=out)]
     steps.append(expect.close())
     provider = FakeProvider([steps] * sessions, record=False)  # counters only, as a real one
-    app = AudioAgent(
+    return AudioAgent(
         "fake-model", realtime_config=RealtimeConfig(model="fake-model"), provider=provider
     ).compile()
+
+
+def build(sessions: int, chunks: int) -> object:
+    from realtalk.bridge.app import create_app
+    from realtalk.bridge.config import BridgeConfig
+    from realtalk.bridge.limits import LimitsConfig
+
     config = BridgeConfig(limits=LimitsConfig(max_sessions=sessions + 10, idle_timeout=600))
-    return create_app(config, app=app)
+    return create_app(config, app=compiled_agent(sessions, chunks))
 
 
-def main() -> None:
-    import uvicorn
-
-    port, sessions, chunks = (int(x) for x in sys.argv[1:4])
-    app = build(sessions, chunks)
+def process_settings() -> None:
+    """The BENCH_* switches, applied in the process that serves."""
     if os.environ.get("BENCH_NO_GC"):  # diagnosis: are latency spikes collector pauses?
         gc.disable()
     elif os.environ.get("BENCH_GC_FREEZE"):  # measured: startup objects out of full passes
         gc.collect()
         gc.freeze()
+    profile_path = os.environ.get("BENCH_PROFILE")
+    if profile_path:
+        import cProfile
+
+        # The default (wall) clock: a CPU clock is a system call per reading and slows the
+        # bridge several times over. Profile a level the bridge keeps up with, on a quiet
+        # machine, so wall time is CPU time; capacity.py leaves out the idle epoll wait.
+        profiler = cProfile.Profile()
+
+        def dump(*_: object) -> None:  # uvicorn re-raises SIGTERM after its shutdown
+            profiler.disable()
+            profiler.dump_stats(f"{profile_path}.{os.getpid()}")
+            os._exit(0)
+
+        signal.signal(signal.SIGTERM, dump)
+        profiler.enable()
+
+
+def __getattr__(name: str) -> Any:
+    """``agent``: what the ``realtalk api`` workers serve (built once per worker)."""
+    if name != "agent":
+        raise AttributeError(name)
+    agent = compiled_agent(int(os.environ["BENCH_SESSIONS"]), int(os.environ["BENCH_CHUNKS"]))
+    globals()["agent"] = agent
+    process_settings()
+    return agent
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("port", type=int)
+    p.add_argument("sessions", type=int)
+    p.add_argument("chunks", type=int)
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
+    p.add_argument("--ws", default="auto", help="uvicorn ws= (direct mode only)")
+    args = p.parse_args()
+    if args.workers:
+        serve_api(args.port, args.sessions, args.chunks, args.workers, args.loop)
+        return
+    import uvicorn
+
+    app = build(args.sessions, args.chunks)
+    process_settings()
+    print("Application startup complete (direct)", file=sys.stderr, flush=True)
     uvicorn.run(
         app,  # type: ignore[arg-type]
         host="127.0.0.1",
-        port=port,
+        port=args.port,
         log_level="warning",
-        ws="websockets",
+        loop=args.loop,
+        ws=args.ws,
         ws_max_size=1 << 20,
         ws_ping_interval=None,
         backlog=4096,
         timeout_graceful_shutdown=1,
     )
+
+
+def serve_api(port: int, sessions: int, chunks: int, workers: int, loop: str) -> None:
+    """``realtalk api --workers N`` on a temporary realtalk.json serving ``agent``."""
+    from realtalk.bridge.cli import main as api
+
+    per_worker = sessions + 10  # max_sessions is per process; the kernel picks the worker
+    config = {
+        "agent": "_bridge_server:agent",
+        "limits": {"max_sessions": per_worker, "idle_timeout": 600, "shutdown_grace": 0},
+    }
+    os.environ.update(BENCH_SESSIONS=str(sessions), BENCH_CHUNKS=str(chunks))
+    sys.path.insert(0, str(HERE))  # the workers import this module as the agent's module
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "realtalk.json"
+        path.write_text(json.dumps(config))
+        args = ["--config", str(path), "--port", str(port), "--log-level", "info"]
+        sys.exit(api([*args, "--workers", str(workers), "--loop", loop]))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,27 @@
 """Capacity: concurrent bridge sessions streaming in real time on this machine.
 
-A bridge process (``_bridge_server.py``: ``create_app`` + uvicorn, FakeProvider agent)
-serves N WebSocket clients run by this process. Every client sends 100 ms of 16 kHz audio
-every 100 ms; the provider answers each chunk with 100 ms of 24 kHz audio. Chunk latency
-= client sent input chunk i -> client received output chunk i (a full round trip through
-the bridge and the runtime). For each level N: p50/p99 latency, the bridge process's CPU
-(from /proc) and so CPU seconds per session-minute. "Held" = the largest N with every
-session served and p99 < 50 ms. The load generator shares the 2 cores with the bridge,
-so the CPU-based figure (sessions one core can serve = 60 / CPU s per session-minute)
-is printed alongside.
+A bridge (``_bridge_server.py``: FakeProvider agent) serves N WebSocket sessions run by
+this process. Every session sends 100 ms of 16 kHz audio every 100 ms; the provider
+answers each chunk with 100 ms of 24 kHz audio. Chunk latency = session sent input
+chunk i -> session received output chunk i (a full round trip through the bridge and
+the runtime). For each level N: p50/p99 latency, the bridge's CPU (its processes, from
+/proc) and so CPU seconds per session-minute and the cores the bridge used. "Held" = the
+largest N with every session served and p99 < 50 ms; sessions per core = held sessions /
+cores the bridge used at that level (the load generator shares this machine's cores).
 
-``uv run python benchmarks/capacity.py`` (full: ramps up to 1,000 sessions) or ``--quick``;
-``--levels 200,300`` for a bounded sweep; ``--no-gc`` / ``--gc-freeze`` run the bridge with
-the collector off (a diagnosis) or with its startup objects frozen. The bridge's fake
-provider keeps counters only (``record=False``), as a real provider keeps no history.
+The load generator is one process of bare asyncio protocols: a minimal RFC 6455 client
+(handshake, then pre-built frames with a zero mask key, so a chunk costs one write and
+no masking; received frames are only delimited and counted), one timer per session per
+chunk, on uvloop when installed. It costs a fraction of what a full WebSocket library
+does on the same cores.
+
+``uv run python benchmarks/capacity.py`` (full: ramps up to 1,600 sessions) or
+``--quick``; ``--levels 200,300`` for a bounded sweep; ``--workers N`` serves through
+``realtalk api --workers N`` (default 0: ``create_app`` + ``uvicorn.run`` in one process);
+``--loop asyncio|uvloop`` and ``--ws`` (uvicorn's WebSocket implementation, one-process
+mode only) pick the bridge's event loop and protocol; ``--no-gc`` / ``--gc-freeze`` run
+the bridge with the collector off (a diagnosis) or its startup objects frozen;
+``BENCH_PROFILE=/tmp/p`` profiles each bridge process (CPU time) into ``/tmp/p.<pid>``.
 """
 
 from __future__ import annotations
@@ -23,12 +31,16 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+from pathlib import Path
+from typing import Any
 
 import _harness as h
-import websockets
 
 TARGET_P99_MS = 50.0
+TARGET_PER_CORE = 500
+CORES = os.cpu_count() or 1
 
 
 def free_port() -> int:
@@ -37,149 +49,397 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def client(url: str, chunks: int, lat: list[int], delay: float) -> bool:
-    await asyncio.sleep(delay)
-    chunk = bytes(h.IN_CHUNK)
-    sent: list[int] = []
-    got = 0
-    try:
-        async with websockets.connect(url, compression=None, max_size=None, open_timeout=30) as ws:
-            await ws.send("{}")
-
-            async def reader() -> None:
-                nonlocal got
-                async for msg in ws:
-                    if isinstance(msg, bytes):
-                        if got < len(sent):
-                            lat.append(time.monotonic_ns() - sent[got])
-                        got += 1
-                        if got >= chunks:
-                            return
-
-            task = asyncio.create_task(reader())
-            deadline = time.monotonic()
-            for _ in range(chunks):
-                wait = deadline - time.monotonic()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                deadline += h.CHUNK_SECONDS
-                sent.append(time.monotonic_ns())
-                await ws.send(chunk)
-            try:
-                await asyncio.wait_for(task, 5)
-            except TimeoutError:
-                task.cancel()
-    except Exception as exc:
-        print(f"session failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return False
-    return got >= chunks
+# ---------------------------------------------------------------- the load generator
 
 
-async def level(sessions: int, chunks: int, *, gc_mode: str = "on") -> dict[str, float]:
-    port = free_port()
-    env = dict(os.environ)
-    if gc_mode == "off":
-        env["BENCH_NO_GC"] = "1"
-    elif gc_mode == "freeze":
-        env["BENCH_GC_FREEZE"] = "1"
-    proc = subprocess.Popen(  # noqa: ASYNC220 - started before any session runs
-        [
-            sys.executable,
-            str(h.HERE / "_bridge_server.py"),
-            str(port),
-            str(sessions),
-            str(chunks),
-        ],
-        stderr=subprocess.DEVNULL,  # shutdown noise of sessions cut by terminate()
-        env=env,
-    )
-    try:
-        for _ in range(200):  # wait for the port
-            try:
-                _, w = await asyncio.open_connection("127.0.0.1", port)
-                w.close()
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """A client frame with a zero mask key (masking is then the identity: no copy)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 65536:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+    return head + b"\0\0\0\0" + payload
+
+
+FAILURES: dict[str, int] = {}  # why -> sessions, per level
+OVERRIDES = _frame(0x1, b"{}")
+CHUNK = _frame(0x2, bytes(h.IN_CHUNK))
+CLOSE = _frame(0x8, (1000).to_bytes(2, "big"))
+
+
+class Session(asyncio.Protocol):
+    """One client: handshake, overrides frame, then a chunk every 100 ms on its timer."""
+
+    def __init__(self, request: bytes, chunks: int, lat: list[int]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.request = request
+        self.chunks = chunks
+        self.lat = lat
+        self.finished: asyncio.Future[bool] = self.loop.create_future()
+        self.buf = bytearray()
+        self.open = False
+        self.sent: list[int] = []
+        self.got = 0
+        self.next_at = 0.0
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.open:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self._end(False, "handshake refused")
+                return
+            del buf[: end + 4]
+            self.open = True
+            self.transport.write(OVERRIDES)
+            self.next_at = self.loop.time()
+            self._tick()
+        pos, n, now = 0, len(buf), 0
+        while n - pos >= 2:
+            size = buf[pos + 1] & 0x7F
+            head = 2
+            if size == 126:
+                if n - pos < 4:
+                    break
+                size, head = (buf[pos + 2] << 8) | buf[pos + 3], 4
+            elif size == 127:
+                if n - pos < 10:
+                    break
+                size, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if n - pos < head + size:
                 break
+            opcode = buf[pos] & 0x0F
+            pos += head + size
+            if opcode == 0x2:  # model audio: the answer to input chunk `got`
+                now = now or time.monotonic_ns()
+                if self.got < len(self.sent):
+                    self.lat.append(now - self.sent[self.got])
+                self.got += 1
+                if self.got >= self.chunks:
+                    self._end(True)
+                    return
+            elif opcode == 0x8:
+                self._end(False, "closed by the bridge")
+                return
+        if pos:
+            del buf[:pos]
+
+    def _tick(self) -> None:
+        if self.finished.done():
+            return
+        if len(self.sent) < self.chunks:
+            self.sent.append(time.monotonic_ns())
+            self.transport.write(CHUNK)
+            self.next_at += h.CHUNK_SECONDS
+            self.loop.call_at(self.next_at, self._tick)
+        else:  # everything sent: the answers get 5 s
+            self.loop.call_at(self.next_at + 5, self._end, False, "answers missing")
+
+    def _end(self, ok: bool, why: str = "") -> None:
+        if self.finished.done():
+            return
+        if not ok:
+            FAILURES[why] = FAILURES.get(why, 0) + 1
+        if self.transport is not None and not self.transport.is_closing():
+            if self.open:
+                self.transport.write(CLOSE)
+            self.transport.close()
+        self.finished.set_result(ok)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._end(self.got >= self.chunks, "connection lost")
+
+
+async def run_session(port: int, chunks: int, lat: list[int], delay: float) -> bool:
+    await asyncio.sleep(delay)
+    request = (
+        f"GET /v1/graph/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n"
+    ).encode()
+    loop = asyncio.get_running_loop()
+    try:
+        _, session = await asyncio.wait_for(
+            loop.create_connection(
+                lambda: Session(request, chunks, lat), "127.0.0.1", port, ssl=None
+            ),
+            30,
+        )
+    except (OSError, TimeoutError) as exc:
+        why = f"connect: {type(exc).__name__}"
+        FAILURES[why] = FAILURES.get(why, 0) + 1
+        return False
+    return await session.finished
+
+
+# ---------------------------------------------------------------- the bridge
+
+
+def tree_pids(root: int) -> list[int]:
+    """``root`` and its descendants (the workers of ``realtalk api --workers N``)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(parents.get(pid, []))
+    return found
+
+
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = h.proc_cpu_seconds(pid)
+        except (OSError, IndexError, ValueError):
+            pass
+    return out
+
+
+class Bridge:
+    """``_bridge_server.py`` in a subprocess, ready once every serving process started."""
+
+    def __init__(self, sessions: int, chunks: int, opts: dict[str, Any]) -> None:
+        self.port = free_port()
+        env = dict(os.environ)
+        if opts["gc"] == "off":
+            env["BENCH_NO_GC"] = "1"
+        elif opts["gc"] == "freeze":
+            env["BENCH_GC_FREEZE"] = "1"
+        argv = [sys.executable, str(h.HERE / "_bridge_server.py")]
+        argv += [str(self.port), str(sessions), str(chunks), "--loop", opts["loop"]]
+        argv += ["--workers", str(opts["workers"]), "--ws", opts["ws"]]
+        self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env, text=True)
+        self.started = threading.Semaphore(0)
+        self.tail: list[str] = []
+        threading.Thread(target=self._read_log, daemon=True).start()
+
+    def _read_log(self) -> None:  # counts startups; the rest (access lines) is dropped
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            if "Application startup complete" in line:
+                self.started.release()
+            elif "Error" in line or "Traceback" in line:
+                self.tail = [*self.tail[-20:], line]
+        self.started.release()  # EOF: let a waiter notice the exit
+
+    async def ready(self, processes: int) -> None:
+        for _ in range(processes):
+            await asyncio.to_thread(self.started.acquire, True, 60)
+            if self.proc.poll() is not None:
+                raise RuntimeError("the bridge exited:\n" + "".join(self.tail))
+        for _ in range(200):  # and the port answers (bounded)
+            try:
+                _, w = await asyncio.open_connection("127.0.0.1", self.port)
+                w.close()
+                return
             except OSError:
                 await asyncio.sleep(0.05)
-        url = f"ws://127.0.0.1:{port}/v1/graph/live"
+        raise RuntimeError("the bridge's port never answered")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+async def level(sessions: int, chunks: int, opts: dict[str, Any]) -> dict[str, Any]:
+    profile = os.environ.get("BENCH_PROFILE")
+    for old in Path(profile).parent.glob(Path(profile).name + ".*") if profile else ():
+        old.unlink()  # this level's processes write their own
+    bridge = Bridge(sessions, chunks, opts)
+    try:
+        await bridge.ready(max(1, opts["workers"]))
+        pids = tree_pids(bridge.proc.pid)
         lats: list[list[int]] = [[] for _ in range(sessions)]
-        cpu0 = h.proc_cpu_seconds(proc.pid)
+        cpu0 = cpu_by_pid(pids)
         own0 = h.cpu_seconds()
         t0 = time.monotonic()
-        ramp = min(2.0, sessions / 200)  # spread connects over up to 2 s
+        ramp = min(2.0, sessions / 400)  # spread connects over up to 2 s
         oks = await asyncio.gather(
-            *(client(url, chunks, lats[i], ramp * i / sessions) for i in range(sessions))
+            *(
+                run_session(bridge.port, chunks, lats[i], ramp * i / sessions)
+                for i in range(sessions)
+            )
         )
         wall = time.monotonic() - t0
-        cpu = h.proc_cpu_seconds(proc.pid) - cpu0
+        cpu1 = cpu_by_pid(pids)
         own = h.cpu_seconds() - own0
-        rss = h.rss_bytes(proc.pid)
+        rss = sum(h.rss_bytes(pid) for pid in pids if pid in cpu1)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        bridge.close()
+    per_proc = sorted((cpu1[p] - cpu0.get(p, 0.0) for p in cpu1), reverse=True)
+    cpu = sum(per_proc)
     steady = h.ms([v for lat in lats for v in lat[5:]])  # skip each session's first 0.5 s
     minutes = sessions * chunks * h.CHUNK_SECONDS / 60
     return {
-        "ok": float(sum(oks)),
+        "ok": sum(oks),
         "p50_ms": h.pct(steady, 50),
         "p99_ms": h.pct(steady, 99),
-        "bridge_cpu_pct": 100 * cpu / wall,
+        "bridge_cores": cpu / wall,
         "cpu_s_per_session_min": cpu / minutes,
+        "busiest_process_cores": per_proc[0] / wall,
         "bridge_rss_mib": rss / 2**20,
-        "loadgen_cpu_pct": 100 * own / wall,
+        "loadgen_cores": own / wall,
     }
 
 
-async def main(quick: bool, gc_mode: str, levels_arg: str | None) -> None:
+COMPONENTS = (  # (path fragment, component), first match wins
+    ("/realtalk/bridge/", "realtalk bridge (session, limits, protocol)"),
+    ("/realtalk_testing/", "FakeProvider (realtalk_testing)"),
+    ("/realtalk/", "realtalk runtime (runtime/, queue, audio, agent, events)"),
+    ("/uvicorn/", "uvicorn (ASGI server, WebSocket protocol glue)"),
+    ("/websockets/", "websockets (frame parsing/serialising)"),
+    ("/wsproto/", "wsproto (frame parsing/serialising)"),
+    ("/h11/", "h11 (HTTP handshake)"),
+    ("/starlette/", "starlette (routing, WebSocket wrapper)"),
+    ("/asyncio/", "asyncio event loop (tasks, futures, timers, transports)"),
+    ("selectors.py", "asyncio event loop (tasks, futures, timers, transports)"),
+)
+KERNEL = ("'send' of '_socket", "'recv' of '_socket")
+IDLE = "'poll' of 'select"
+
+
+def _component(func: tuple[str, int, str]) -> str | None:
+    path, _, name = func
+    if path == "~":
+        if IDLE in name:
+            return "idle"  # waiting in epoll: left out
+        return "socket send/recv (system calls)" if any(k in name for k in KERNEL) else None
+    return next((c for frag, c in COMPONENTS if frag in path), "other Python (logging, ...)")
+
+
+def profile_report(prefix: str) -> None:
+    """Each bridge process's cProfile (CPU clock), summed, by component. A builtin's time
+    goes to the component of its caller (socket and poll calls have their own line)."""
+    import glob
+    import pstats
+
+    files = glob.glob(prefix + ".*")
+    if not files:
+        return
+    stats: Any = pstats.Stats(*files).stats
+    totals: dict[str, float] = {}
+    for func, (_, _, own, _, callers) in stats.items():
+        group = _component(func)
+        if group is not None:
+            totals[group] = totals.get(group, 0.0) + own
+            continue
+        for caller, entry in callers.items():  # builtins: charged to who called them
+            owner = _component(caller) or "other Python (logging, ...)"
+            totals[owner] = totals.get(owner, 0.0) + entry[2]
+    totals.pop("idle", None)
+    whole = sum(totals.values()) or 1.0
+    print(f"profile ({len(files)} process(es), cProfile, epoll wait left out): share of time")
+    for group, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {100 * seconds / whole:5.1f}%  {group}")
+
+
+def client_loop() -> Any:
+    try:
+        import uvloop
+    except ImportError:
+        return None, "asyncio"
+    return uvloop.new_event_loop, "uvloop"
+
+
+async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> None:
     h.header("capacity: bridge + runtime + FakeProvider", quick)
-    if gc_mode == "off":
-        print("diagnosis: the bridge process runs with the garbage collector disabled")
-    elif gc_mode == "freeze":
-        print("the bridge process freezes its startup objects (gc.collect(); gc.freeze())")
-    levels = [10] if quick else [100, 200, 300, 400, 500, 600, 800, 1000]
+    mode = (
+        f"realtalk api --workers {opts['workers']} --loop {opts['loop']}"
+        if opts["workers"]
+        else f"create_app + uvicorn.run(loop={opts['loop']!r}, ws={opts['ws']!r}), one process"
+    )
+    print(f"bridge: {mode}; load generator: one process, {opts['client_loop']} event loop")
+    if opts["gc"] == "off":
+        print("diagnosis: the bridge processes run with the garbage collector disabled")
+    elif opts["gc"] == "freeze":
+        print("the bridge processes freeze their startup objects (gc.collect(); gc.freeze())")
+    levels = [10] if quick else [200, 400, 600, 800, 1000, 1200, 1400, 1600]
     if levels_arg:
         levels = [int(x) for x in levels_arg.split(",")]
     chunks = 30 if quick else 200  # 3 s or 20 s of audio per session
-    held = 0
+    held: dict[str, Any] = {}
     per_min: list[float] = []
     for n in levels:
-        r = await level(n, chunks, gc_mode=gc_mode)
-        h.row(f"{n} sessions", **r)
+        FAILURES.clear()
+        r = await level(n, chunks, opts)
+        if FAILURES:
+            print(f"failed sessions: {FAILURES}", file=sys.stderr)
+        h.row(f"{n} sessions", **r, load_avg_1m=os.getloadavg()[0])
+        if os.environ.get("BENCH_PROFILE"):
+            profile_report(os.environ["BENCH_PROFILE"])
         per_min.append(r["cpu_s_per_session_min"])
         if r["ok"] == n and r["p99_ms"] < TARGET_P99_MS:
-            held = n
+            held = {"sessions": n, **r}
         else:
             break
     cpu_min = h.median(per_min)
+    sessions = held.get("sessions", 0)
+    cores = held.get("bridge_cores", float("nan"))
+    per_core = sessions / cores if sessions else 0.0
     print("\n## summary")
     h.row(
         "held (p99<50ms, all served)",
-        sessions=held,
-        per_core=held / 2,
+        sessions=sessions,
+        bridge_cores_at_held=cores if sessions else 0.0,
+        sessions_per_bridge_core=per_core,
+        sessions_per_machine_core=sessions / CORES,
         cpu_s_per_session_min=cpu_min,
         sessions_per_core_by_cpu=60 / cpu_min if cpu_min else float("nan"),
-        ratio_to_target_500_per_core=(held / 2) / 500,
+        ratio_to_target_500_per_core=per_core / TARGET_PER_CORE,
     )
     print("\ndone")
 
 
 if __name__ == "__main__":
     p = h.parser(__doc__ or "")
-    p.add_argument(
-        "--no-gc",
-        action="store_true",
-        help="diagnosis: disable the collector in the bridge process (are spikes GC pauses?)",
-    )
-    p.add_argument(
-        "--gc-freeze",
-        action="store_true",
-        help="the bridge freezes its startup objects (gc.freeze) before serving",
-    )
+    p.add_argument("--no-gc", action="store_true", help="diagnosis: bridge collector off")
+    p.add_argument("--gc-freeze", action="store_true", help="bridge freezes startup objects")
     p.add_argument("--levels", help="comma-separated session counts to ramp through")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="serve through realtalk api --workers N (0: create_app + uvicorn.run)",
+    )
+    p.add_argument("--loop", default="asyncio", choices=["asyncio", "uvloop"])
+    p.add_argument(
+        "--ws",
+        default="auto",
+        help="uvicorn ws= for the one-process bridge: auto (websockets-sansio in uvicorn "
+        ">= 0.35), websockets, websockets-sansio, wsproto",
+    )
     args = p.parse_args()
-    gc_mode = "off" if args.no_gc else "freeze" if args.gc_freeze else "on"
-    asyncio.run(main(args.quick, gc_mode, args.levels))
+    factory, loop_name = client_loop()
+    options = {
+        "gc": "off" if args.no_gc else "freeze" if args.gc_freeze else "on",
+        "workers": args.workers,
+        "loop": args.loop,
+        "ws": args.ws,
+        "client_loop": loop_name,
+    }
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main(args.quick, options, args.levels))

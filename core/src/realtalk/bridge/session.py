@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
@@ -83,6 +84,10 @@ class _Closed(Exception):
         self.error = error
 
 
+def _idle(wait: float) -> _Closed:
+    return _Closed(p.CLOSE_IDLE, "idle timeout", ("idle_timeout", f"no frame for {wait:g} seconds"))
+
+
 class LiveSession:
     """Drives one accepted WebSocket; ``run`` returns when the connection is finished."""
 
@@ -116,11 +121,15 @@ class LiveSession:
         self._abort: asyncio.Future[_Closed] | None = None
         self._finished: asyncio.Future[None] | None = None
         self._input_rate = INPUT_SAMPLE_RATE
+        self._loop_time: Callable[[], float] = time.monotonic  # the loop's, once running
+        self._last_frame = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
 
     # ----------------------------------------------------------------- public
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        self._loop_time = loop.time
         self._abort = loop.create_future()
         self._finished = loop.create_future()
         try:
@@ -194,11 +203,14 @@ class LiveSession:
         """Next ASGI message; _Closed when the client left or sent nothing for ``wait`` s."""
         try:
             async with asyncio.timeout(wait):
-                message: dict[str, Any] = dict(await self.ws.receive())
+                return await self._next_message()
         except TimeoutError:
-            raise _Closed(
-                p.CLOSE_IDLE, "idle timeout", ("idle_timeout", f"no frame for {wait:g} seconds")
-            ) from None
+            raise _idle(wait) from None
+
+    async def _next_message(self) -> dict[str, Any]:
+        """Next ASGI message, checked; _Closed when the client left (no timeout here)."""
+        message: dict[str, Any] = dict(await self.ws.receive())
+        self._last_frame = self._loop_time()
         if message["type"] == "websocket.disconnect":
             self._client_gone = True
             raise _Closed(int(message.get("code") or 1000), "client disconnected")
@@ -290,9 +302,34 @@ class LiveSession:
 
     # ----------------------------------------------------------------- tasks
 
+    def _watch_idle(self) -> None:
+        """The idle timeout of the read loop: one timer per session, re-armed when it
+        fires early, instead of a timeout scheduled and cancelled around every frame."""
+        loop = asyncio.get_running_loop()
+        wait = self.limits.idle_timeout
+
+        def check() -> None:
+            deadline = self._last_frame + wait
+            if loop.time() >= deadline:
+                closed = _idle(wait)
+                self.abort(closed.code, closed.reason, closed.error)
+            else:
+                self._idle_timer = loop.call_at(deadline, check)
+
+        self._last_frame = loop.time()
+        self._idle_timer = loop.call_at(self._last_frame + wait, check)
+
     async def _read_loop(self, queue: InputQueue) -> None:
+        self._watch_idle()
+        try:
+            await self._read_frames(queue)
+        finally:
+            if self._idle_timer is not None:
+                self._idle_timer.cancel()
+
+    async def _read_frames(self, queue: InputQueue) -> None:
         while True:
-            message = await self._receive(self.limits.idle_timeout)
+            message = await self._next_message()
             data = message.get("bytes")
             try:
                 if data is not None:
