@@ -13,7 +13,8 @@ Usage: ``python _bridge_server.py PORT SESSIONS CHUNKS [--workers N] [--loop L] 
 
 Environment switches (read in every serving process): ``BENCH_NO_GC=1`` (collector off,
 a diagnosis), ``BENCH_GC_FREEZE=1`` (startup objects frozen), ``BENCH_PROFILE=path``
-(cProfile, written to ``path.<pid>`` on SIGTERM).
+(cProfile, written to ``path.<pid>`` on SIGTERM), ``BENCH_GC_STATS=path`` (every
+collector pass timed, totals per generation written to ``path.<pid>``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,9 @@ def process_settings() -> None:
     elif os.environ.get("BENCH_GC_FREEZE"):  # measured: startup objects out of full passes
         gc.collect()
         gc.freeze()
+    if os.environ.get("BENCH_GC_THRESHOLD"):  # first generation's threshold (default 700)
+        gc.set_threshold(int(os.environ["BENCH_GC_THRESHOLD"]), *gc.get_threshold()[1:])
+    at_exit = []
     profile_path = os.environ.get("BENCH_PROFILE")
     if profile_path:
         import cProfile
@@ -72,13 +76,65 @@ def process_settings() -> None:
         # machine, so wall time is CPU time; capacity.py leaves out the idle epoll wait.
         profiler = cProfile.Profile()
 
-        def dump(*_: object) -> None:  # uvicorn re-raises SIGTERM after its shutdown
+        def dump_profile() -> None:
             profiler.disable()
             profiler.dump_stats(f"{profile_path}.{os.getpid()}")
+
+        at_exit.append(dump_profile)
+        profiler.enable()
+    gc_path = os.environ.get("BENCH_GC_STATS")
+    if gc_path:
+        at_exit.append(gc_pauses(f"{gc_path}.{os.getpid()}"))
+    if at_exit:
+
+        def on_term(*_: object) -> None:  # uvicorn re-raises SIGTERM after its shutdown
+            for action in at_exit:
+                action()
             os._exit(0)
 
-        signal.signal(signal.SIGTERM, dump)
-        profiler.enable()
+        signal.signal(signal.SIGTERM, on_term)
+
+
+def _kind(obj: object) -> str:
+    kind = type(obj)
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def gc_pauses(path: str) -> Any:
+    """Time every collector pass (gc.callbacks); the returned callable writes the totals
+    per generation (passes, seconds, longest) to ``path`` as JSON."""
+    from time import perf_counter
+
+    totals = {g: [0, 0.0, 0.0] for g in range(3)}
+    started = [0.0]
+    biggest: dict[str, int] = {}
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = perf_counter()
+            return
+        took = perf_counter() - started[0]
+        entry = totals[info["generation"]]
+        entry[0] += 1
+        entry[1] += took
+        entry[2] = max(entry[2], took)
+        if info["generation"] == 2:  # what the full passes walk (counted after the pass)
+            from collections import Counter
+
+            kinds = Counter(_kind(o) for o in gc.get_objects())
+            if sum(kinds.values()) > sum(biggest.values()):
+                biggest.clear()
+                biggest.update(kinds)
+
+    gc.callbacks.append(callback)
+
+    def write() -> None:
+        gc.callbacks.remove(callback)
+        top = sorted(biggest.items(), key=lambda kv: -kv[1])[:25]
+        report = {"tracked": len(gc.get_objects()), "gens": totals, "full_pass_walked": top}
+        Path(path).write_text(json.dumps(report))
+
+    return write
 
 
 def __getattr__(name: str) -> Any:

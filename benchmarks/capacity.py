@@ -266,9 +266,10 @@ class Bridge:
 
 
 async def level(sessions: int, chunks: int, opts: dict[str, Any]) -> dict[str, Any]:
-    profile = os.environ.get("BENCH_PROFILE")
-    for old in Path(profile).parent.glob(Path(profile).name + ".*") if profile else ():
-        old.unlink()  # this level's processes write their own
+    for var in ("BENCH_PROFILE", "BENCH_GC_STATS"):
+        prefix = os.environ.get(var)
+        for old in Path(prefix).parent.glob(Path(prefix).name + ".*") if prefix else ():
+            old.unlink()  # this level's processes write their own
     bridge = Bridge(sessions, chunks, opts)
     try:
         await bridge.ready(max(1, opts["workers"]))
@@ -357,6 +358,21 @@ def profile_report(prefix: str) -> None:
         print(f"  {100 * seconds / whole:5.1f}%  {group}")
 
 
+def gc_report(prefix: str) -> None:
+    """The bridge processes' collector passes during the level (``BENCH_GC_STATS``)."""
+    import glob
+    import json
+
+    for path in sorted(glob.glob(prefix + ".*")):
+        data = json.loads(Path(path).read_text())
+        parts = [f"objects={data['tracked']}"]
+        for gen, (count, total, longest) in data["gens"].items():
+            parts.append(
+                f"gen{gen}: {count} passes {1000 * total:.0f} ms (max {1000 * longest:.1f})"
+            )
+        print("  gc " + ", ".join(parts))
+
+
 def client_loop() -> Any:
     try:
         import uvloop
@@ -391,6 +407,8 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
         h.row(f"{n} sessions", **r, load_avg_1m=os.getloadavg()[0])
         if os.environ.get("BENCH_PROFILE"):
             profile_report(os.environ["BENCH_PROFILE"])
+        if os.environ.get("BENCH_GC_STATS"):
+            gc_report(os.environ["BENCH_GC_STATS"])
         per_min.append(r["cpu_s_per_session_min"])
         if r["ok"] == n and r["p99_ms"] < TARGET_P99_MS:
             held = {"sessions": n, **r}

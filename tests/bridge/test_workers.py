@@ -10,6 +10,7 @@ ownership, stored in the shared SQLite file, holds on every connection.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import re
@@ -19,7 +20,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from realtalk.bridge.cli import check_workers, process_local_checkpointer
+from realtalk.bridge.cli import (
+    GC_YOUNG_THRESHOLD,
+    check_workers,
+    process_local_checkpointer,
+    tune_gc,
+)
 from realtalk.bridge.config import BridgeConfig, ConfigError
 from realtalk.checkpoint import InMemoryCheckpointer, SqliteCheckpointer
 
@@ -227,3 +233,16 @@ async def test_worker_checks_without_processes(tmp_path: Path) -> None:
     assert process_local_checkpointer(SqliteCheckpointer(":memory:")) is not None
     assert process_local_checkpointer(SqliteCheckpointer(tmp_path / "t.db")) is None
     assert process_local_checkpointer(None) is None
+
+
+def test_realtalk_api_raises_the_young_generation_threshold_unless_chosen() -> None:
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)  # the interpreter's default
+        tune_gc()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, 10, 10)
+        gc.set_threshold(5000, 20, 30)  # the deployment chose: kept
+        tune_gc()
+        assert gc.get_threshold() == (5000, 20, 30)
+    finally:
+        gc.set_threshold(*saved)

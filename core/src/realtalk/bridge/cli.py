@@ -125,6 +125,25 @@ def _shared_checkpointer_needed(workers: int, why: str) -> str:
     )
 
 
+GC_YOUNG_THRESHOLD = 10_000
+"""Allocations between young-generation collector passes in ``realtalk api`` (Python's
+default is 700). Each session keeps ~280 tracked objects alive and every audio chunk
+allocates short-lived futures, tasks steps and frames: at 700, a server with hundreds
+of sessions runs ~15 young passes a second that promote in-flight objects, which
+triggers full passes over every session's objects (80-190 ms, the whole process
+stalled). At 10,000 the same load runs ~1 young pass a second and about one full pass
+per 20 s (docs/benchmarks.md, Capacity)."""
+
+
+def tune_gc() -> None:
+    """Raise the young generation's threshold, unless the process already chose one."""
+    import gc
+
+    threshold = gc.get_threshold()
+    if threshold[0] == 700:  # the interpreter's default: nobody tuned it
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
+
+
 def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
     import uvicorn
 
@@ -159,6 +178,7 @@ async def serve(
 
     from .app import create_app
 
+    tune_gc()
     asgi = create_app(config)
     bridge = asgi.state.bridge
     why = process_local_checkpointer(bridge.checkpointer) if workers > 1 else None
