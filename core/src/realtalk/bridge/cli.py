@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -234,6 +235,7 @@ def serve_workers(config: BridgeConfig, workers: int, log_level: str, loop: str)
     spawn = multiprocessing.get_context("spawn")
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
+    os.set_blocking(wake_r, False)
     stopping: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -258,7 +260,10 @@ def serve_workers(config: BridgeConfig, workers: int, log_level: str, loop: str)
     try:
         while not stopping:
             sentinels = [p.sentinel for p in procs]
-            multiprocessing.connection.wait([*sentinels, wake_r])
+            ready = multiprocessing.connection.wait([*sentinels, wake_r])
+            if wake_r in ready:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(wake_r, 512)  # a signal woke us: consume its byte
             if stopping:
                 break
             for index, proc in enumerate(procs):
