@@ -227,7 +227,7 @@ def test_the_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     assert audio_fast_path({"audio_fast_path": "off"}, {}) is False
 
 
-def test_vertex_sessions_use_the_sdk() -> None:
+def test_vertex_and_legacy_sockets_use_the_sdk() -> None:
     class Api:
         vertexai = True
 
@@ -238,6 +238,8 @@ def test_vertex_sessions_use_the_sdk() -> None:
     assert transport._wire_of(Session()) is None
     Api.vertexai = False
     Session._ws.recv = lambda: None  # type: ignore[attr-defined]
+    assert transport._wire_of(Session()) is None  # a legacy socket: no recv(decode=...)
+    Session._ws.recv = lambda decode=None: None  # type: ignore[attr-defined]
     assert transport._wire_of(Session()) is Session._ws
 
 

@@ -9,6 +9,7 @@ signals that go with it), never by exception class.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -137,7 +138,13 @@ def _wire_of(session: Any) -> Any | None:
     api = getattr(session, "_api_client", None)
     if ws is None or api is None or getattr(api, "vertexai", True) is not False:
         return None
-    if not callable(getattr(ws, "recv", None)) or not callable(getattr(ws, "send", None)):
+    recv = getattr(ws, "recv", None)
+    if not callable(recv) or not callable(getattr(ws, "send", None)):
+        return None
+    try:  # websockets < 13 (the legacy client) has no recv(decode=...)
+        if "decode" not in inspect.signature(recv).parameters:
+            return None
+    except (TypeError, ValueError):  # pragma: no cover - an unintrospectable callable
         return None
     if _parse_frame is None:
         _parse_frame = _sdk_parser() or False
