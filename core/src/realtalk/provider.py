@@ -88,9 +88,7 @@ def classify_close_code(code: int | None) -> DisconnectKind:
 class ProviderDisconnected(Exception):
     """Raised by ``ProviderSession.events()`` / ``send`` when the connection ended."""
 
-    def __init__(
-        self, kind: DisconnectKind, *, code: int | None = None, reason: str = ""
-    ) -> None:
+    def __init__(self, kind: DisconnectKind, *, code: int | None = None, reason: str = "") -> None:
         self.kind = kind
         self.code = code
         self.reason = reason
