@@ -29,3 +29,15 @@ def test_the_cache_is_bounded() -> None:
     for n in range(transport._CLIENT_CACHE_SIZE + 5):
         transport._client({"vertexai": False, "api_key": f"k{n}", "http_options": {}})
     assert len(transport._clients) == transport._CLIENT_CACHE_SIZE
+
+
+def test_clear_client_cache_forgets_every_client_and_its_key() -> None:
+    import realtalk_gemini
+
+    first = transport._client({"vertexai": False, "api_key": "old-key", "http_options": {}})
+    transport._client({"vertexai": False, "api_key": "other", "http_options": {}})
+    assert realtalk_gemini.clear_client_cache() == 2
+    assert transport._clients == {}
+    again = transport._client({"vertexai": False, "api_key": "old-key", "http_options": {}})
+    assert again is not first
+    assert realtalk_gemini.clear_client_cache() == 1

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .provider import GeminiProvider
+    from .transport import clear_client_cache
 
 
 def __getattr__(name: str) -> Any:
@@ -17,7 +18,11 @@ def __getattr__(name: str) -> Any:
         from .provider import GeminiProvider
 
         return GeminiProvider
+    if name == "clear_client_cache":
+        from .transport import clear_client_cache
+
+        return clear_client_cache
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["GeminiProvider"]
+__all__ = ["GeminiProvider", "clear_client_cache"]

@@ -151,6 +151,17 @@ def _wire_of(session: Any) -> Any | None:
     return ws if _parse_frame else None
 
 
+def clear_client_cache() -> int:
+    """Forget every cached ``genai.Client`` (and the API keys they hold); returns how many.
+
+    For key rotation or a process that should stop holding credentials: open sessions keep
+    their sockets; the next connection builds a fresh client.
+    """
+    count = len(_clients)
+    _clients.clear()
+    return count
+
+
 def _handshake_kind(exc: BaseException) -> DisconnectKind | None:
     """HTTP refusals of the WebSocket upgrade: 4xx (bad key, unknown path) cannot recover."""
     response = getattr(exc, "response", None)
@@ -383,4 +394,4 @@ async def _enter(
         ) from exc
 
 
-__all__ = ["GeminiSession", "open_session"]
+__all__ = ["GeminiSession", "clear_client_cache", "open_session"]
