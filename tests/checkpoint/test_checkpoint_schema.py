@@ -96,3 +96,62 @@ async def test_postgres_pool_follows_a_new_event_loop(pg_url: str) -> None:
 
     assert await asyncio.to_thread(in_another_loop) == {"a": 1}
     await cp.aclose()
+
+
+def _lock_holder(path: Path) -> sqlite3.Connection:
+    """A connection in a read transaction on a rollback-journal file: the WAL switch
+    cannot proceed while it is open (another process opening the same new file)."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS other (x)")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN")
+    holder.execute("SELECT count(*) FROM other").fetchall()
+    return holder
+
+
+async def test_sqlite_waits_for_the_wal_switch_instead_of_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression (a CI run): four checkpointers opening one new file at once failed with
+    "database is locked", which SQLite returns without waiting for a journal-mode switch."""
+    path = tmp_path / "busy.db"
+    holder = _lock_holder(path)
+    waits: list[float] = []
+
+    def release_on_first_wait(seconds: float) -> None:
+        waits.append(seconds)
+        if holder.in_transaction:
+            holder.execute("COMMIT")  # the other process finishes
+
+    monkeypatch.setattr(SqliteCheckpointer, "_sleep", staticmethod(release_on_first_wait))
+    cp = SqliteCheckpointer(path)
+    try:
+        await cp.asetup()
+    finally:
+        await cp.aclose()
+        holder.close()
+    assert waits, "the switch never met the lock: the test would prove nothing"
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+async def test_sqlite_wal_switch_gives_up_after_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "stuck.db"
+    holder = _lock_holder(path)
+    clock = [0.0]
+
+    def advance(seconds: float) -> None:
+        clock[0] += seconds
+
+    monkeypatch.setattr(SqliteCheckpointer, "_sleep", staticmethod(advance))
+    monkeypatch.setattr(sqlite_module.time, "monotonic", lambda: clock[0])
+    cp = SqliteCheckpointer(path, busy_timeout=0.5)
+    try:
+        with pytest.raises(CheckpointerError, match="locked"):
+            await cp.asetup()
+    finally:
+        await cp.aclose()
+        holder.close()
+    assert clock[0] >= 0.5

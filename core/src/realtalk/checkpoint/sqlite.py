@@ -12,6 +12,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -185,12 +186,13 @@ class SqliteCheckpointer:
         return conn
 
     def _setup(self, conn: sqlite3.Connection) -> None:
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
         if self._path != ":memory:":
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA busy_timeout = 0")  # the switch waits in _enable_wal
+            mode = self._enable_wal(conn)
             if str(mode).lower() != "wal":
                 raise CheckpointerError(f"SQLite checkpointer {self._path!r}: WAL unavailable")
             conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout * 1000)}")
 
         def create() -> None:
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
@@ -206,6 +208,30 @@ class SqliteCheckpointer:
                 )
 
         _write(conn, create)
+
+    _sleep: Callable[[float], None] = staticmethod(time.sleep)
+    """How the worker thread waits between WAL attempts (a seam for tests)."""
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> Any:
+        """Switch the file to WAL, waiting up to ``busy_timeout`` for other connections.
+
+        The switch needs the file to itself. When other connections hold it (several
+        processes opening a new file together), SQLite may report "database is locked"
+        at once, without its busy handler, to avoid a deadlock. So the busy handler is
+        off for the switch and this loop retries with a short backoff instead; a file
+        already in WAL answers at once.
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.002
+        while True:
+            try:
+                return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() >= deadline:
+                    raise
+            self._sleep(delay)
+            delay = min(delay * 2, 0.1)
 
     async def asetup(self) -> None:
         """Open the file and create or check the schema now (else it happens on first use)."""
