@@ -47,7 +47,7 @@ async def serve(asgi: Any, **options: Any) -> AsyncIterator[str]:
         asgi, host="127.0.0.1", port=0, log_level="warning", lifespan="on", **options
     )
     server = _Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign,attr-defined]
     task = asyncio.create_task(server.serve())
     ready = asyncio.create_task(server.ready.wait())
     await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
@@ -146,15 +146,12 @@ __all__ = [
 ]
 
 
-@asynccontextmanager
-async def realtalk_api(
-    workdir: Path, node: str = "1"
-) -> AsyncIterator[tuple[str, asyncio.subprocess.Process, list[str]]]:
-    """``python -m realtalk api`` on an ephemeral port; yields (host:port, process, log lines).
-
-    Readiness is uvicorn's "running on" line, read as it is written (no polling)."""
+async def start_realtalk_api(
+    workdir: Path, *args: str, node: str = "1"
+) -> asyncio.subprocess.Process:
+    """``python -m realtalk api --port 0 ARGS`` in ``workdir``, its log on stderr."""
     env = {**os.environ, "REALTALK_TEST_NODE": node, "PYTHONUNBUFFERED": "1"}
-    proc = await asyncio.create_subprocess_exec(
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "realtalk",
@@ -165,26 +162,44 @@ async def realtalk_api(
         "0",
         "--log-level",
         "info",
+        *args,
         cwd=workdir,
         env=env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+@asynccontextmanager
+async def realtalk_api(
+    workdir: Path, *args: str, node: str = "1", processes: int = 1
+) -> AsyncIterator[tuple[str, asyncio.subprocess.Process, list[str]]]:
+    """``realtalk api`` on an ephemeral port; yields (host:port, process, log lines).
+
+    Ready once uvicorn said where it runs and ``processes`` applications (workers) said
+    their startup is complete, read from the log as it is written (no polling)."""
+    proc = await start_realtalk_api(workdir, *args, node=node)
     assert proc.stderr is not None
     lines: list[str] = []
+    addr: str | None = None
+    started = 0
     try:
-        while True:
+        while addr is None or started < processes:
             line = (await proc.stderr.readline()).decode(errors="replace")
             if not line:
                 raise RuntimeError(f"realtalk api (node {node}) exited:\n" + "".join(lines))
             lines.append(line)
             found = re.search(r"Uvicorn running on http://([\d.]+:\d+)", line)
             if found:
-                break
+                addr = found.group(1)
+            started += "Application startup complete" in line
         drain = asyncio.create_task(_drain(proc.stderr, lines))
-        yield found.group(1), proc, lines
-        drain.cancel()
+        yield addr, proc, lines
+        if proc.returncode is None:
+            drain.cancel()
+        else:
+            await drain  # the log up to the end (EOF once the process exited)
     finally:
         if proc.returncode is None:
             proc.kill()

@@ -88,7 +88,7 @@ async def test_session_moves_to_a_second_process_after_the_first_dies(
     )
     thread = f"multi-{uuid.uuid4().hex[:8]}"
 
-    async with realtalk_api(tmp_path, "1") as (first, proc1, _):
+    async with realtalk_api(tmp_path, node="1") as (first, proc1, _):
         async with connect(live_url(first)) as ws:
             await ws.send(json.dumps({"thread_id": thread}))
             assert await recv_json(ws) == {"type": "session_started", "thread_id": thread}
@@ -101,7 +101,7 @@ async def test_session_moves_to_a_second_process_after_the_first_dies(
                     await ws.recv()
         assert await proc1.wait() == -signal.SIGKILL
 
-    async with realtalk_api(tmp_path, "2") as (second, _, _):
+    async with realtalk_api(tmp_path, node="2") as (second, _, _):
         async with connect(live_url(second)) as ws:
             await ws.send(json.dumps({"thread_id": thread}))
             assert await recv_json(ws) == {"type": "session_started", "thread_id": thread}
@@ -136,7 +136,7 @@ async def test_sigterm_drains_sessions_and_closes_1012(tmp_path: Path, pg_url: s
     (tmp_path / "realtalk.json").write_text(
         json.dumps({"agent": "bridge_agent:app", "checkpointer": pg_url})
     )
-    async with realtalk_api(tmp_path, "1") as (addr, proc, _):
+    async with realtalk_api(tmp_path, node="1") as (addr, proc, _):
         async with connect(live_url(addr)) as ws:
             await ws.send(json.dumps({"thread_id": "drained"}))
             await recv_json(ws)

@@ -10,14 +10,11 @@ ownership, stored in the shared SQLite file, holds on every connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
-import os
 import re
 import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from realtalk.bridge.cli import (
@@ -29,7 +26,7 @@ from realtalk.bridge.cli import (
 from realtalk.bridge.config import BridgeConfig, ConfigError
 from realtalk.checkpoint import InMemoryCheckpointer, SqliteCheckpointer
 
-from ._support import connect, live_url, recv_json
+from ._support import connect, live_url, realtalk_api, recv_json, start_realtalk_api
 
 AGENT = """\
 import os
@@ -67,62 +64,15 @@ def _write(workdir: Path, config: dict[str, object]) -> None:
 
 
 async def _start(workdir: Path, workers: int) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "realtalk",
-        "api",
-        "--config",
-        str(workdir / "realtalk.json"),
-        "--port",
-        "0",
-        "--workers",
-        str(workers),
-        "--loop",
-        "asyncio",
-        cwd=workdir,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    return await start_realtalk_api(workdir, "--workers", str(workers), "--loop", "asyncio")
 
 
-@asynccontextmanager
-async def api_workers(
+def api_workers(
     workdir: Path, workers: int
-) -> AsyncIterator[tuple[str, asyncio.subprocess.Process, list[str]]]:
+) -> contextlib.AbstractAsyncContextManager[tuple[str, asyncio.subprocess.Process, list[str]]]:
     """``realtalk api --workers N`` on an ephemeral port, once every worker is up."""
-    proc = await _start(workdir, workers)
-    assert proc.stderr is not None
-    lines: list[str] = []
-    addr = None
-    started = 0
-    try:
-        while addr is None or started < workers:
-            line = (await proc.stderr.readline()).decode(errors="replace")
-            if not line:
-                raise RuntimeError("realtalk api exited:\n" + "".join(lines))
-            lines.append(line)
-            found = re.search(r"Uvicorn running on http://([\d.]+:\d+)", line)
-            if found:
-                addr = found.group(1)
-            started += "Application startup complete" in line
-        drain = asyncio.create_task(_drain(proc.stderr, lines))
-        yield addr, proc, lines
-        if proc.returncode is None:
-            drain.cancel()
-        else:
-            await drain  # the log up to the end (EOF once the process exited)
-    finally:
-        if proc.returncode is None:
-            proc.kill()
-        await proc.wait()
-
-
-async def _drain(stream: asyncio.StreamReader, lines: list[str]) -> None:
-    while line := await stream.readline():
-        lines.append(line.decode(errors="replace"))
+    args = ("--workers", str(workers), "--loop", "asyncio")
+    return realtalk_api(workdir, *args, processes=workers)
 
 
 async def _say(addr: str, user: str, thread_id: str, text: str) -> dict[str, object]:
