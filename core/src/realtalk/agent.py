@@ -23,9 +23,11 @@ from .events import RealtimeEvent
 from .provider import Provider
 from .runtime.callbacks import CallbackManager
 from .runtime.clock import Clock, SystemClock
-from .runtime.persistence import ThreadStore, missing_methods
+from .runtime.executor import ToolExecutor
+from .runtime.persistence import CheckpointerStore, missing_methods
 from .runtime.prompt import SystemPrompt, build_system_instruction, check_prompt
 from .runtime.session import Session
+from .runtime.store import ThreadStoreFactory
 from .tools import ToolSpec, tool_specs
 
 DEFAULT_TOOL_TIMEOUT = 60.0
@@ -124,6 +126,8 @@ class LiveAgent:
         *,
         clock: Clock | None = None,
         rng: Callable[[], float] | None = None,
+        thread_store: ThreadStoreFactory | None = None,
+        tool_executor: ToolExecutor | None = None,
         **unsupported: Any,
     ) -> RealtimeApp:
         """Bind the agent to persistence and callbacks; returns the runnable app.
@@ -141,6 +145,12 @@ class LiveAgent:
             clock: Time source for backoff, deadlines and timeouts (tests pass a
                 :class:`~realtalk.runtime.clock.ManualClock`).
             rng: Random source in ``[0, 1)`` for reconnect jitter (tests fix it).
+            thread_store: Builds each session's
+                :class:`~realtalk.runtime.store.ThreadStore` from its config, replacing
+                the default store over ``checkpointer`` (an integration's storage).
+            tool_executor: Runs tool calls (a
+                :class:`~realtalk.runtime.executor.ToolExecutor`); the default calls the
+                tool's function. Ledger, timeouts and cancellation stay the runtime's.
         """
         for name in unsupported:
             why = _UNSUPPORTED_COMPILE_ARGS.get(name)
@@ -152,6 +162,10 @@ class LiveAgent:
             )
         if shutdown_timeout < 0:
             raise ValueError(f"shutdown_timeout must not be negative, got {shutdown_timeout!r}")
+        if thread_store is not None and not callable(thread_store):
+            raise TypeError("thread_store must be a callable: session config -> ThreadStore")
+        if tool_executor is not None and not callable(getattr(tool_executor, "execute", None)):
+            raise TypeError("tool_executor must have an async execute(invocation) method")
         return RealtimeApp(
             self,
             checkpointer=checkpointer,
@@ -160,6 +174,8 @@ class LiveAgent:
             shutdown_timeout=float(shutdown_timeout),
             clock=clock or SystemClock(),
             rng=rng,
+            thread_store=thread_store,
+            tool_executor=tool_executor,
         )
 
 
@@ -213,8 +229,12 @@ class RealtimeApp:
         shutdown_timeout: float,
         clock: Clock,
         rng: Callable[[], float] | None,
+        thread_store: ThreadStoreFactory | None = None,
+        tool_executor: ToolExecutor | None = None,
     ) -> None:
         self.agent = agent
+        self.thread_store = thread_store
+        self.tool_executor = tool_executor
         self.store = store
         self.callback_manager = callback_manager
         self.shutdown_timeout = shutdown_timeout
@@ -378,7 +398,13 @@ class RealtimeApp:
             tools=options["tools"],
             system_instruction=system_instruction,
             instruction_factory=instruction,
-            store=ThreadStore(self.checkpointer, session_config),
+            store=(
+                self.thread_store(session_config)
+                if self.thread_store is not None
+                else CheckpointerStore(self.checkpointer, session_config)
+            ),
+            tool_executor=self.tool_executor,
+            state=state,
             callbacks=self.callback_manager,
             clock=self.clock,
             rng=self.rng,

@@ -7,16 +7,25 @@
 
 from .callbacks import LIFECYCLE, CallbackManager
 from .clock import Clock, ManualClock, SystemClock
+from .executor import DirectExecutor, ToolExecutor, ToolInvocation
+from .persistence import CheckpointerStore
 from .prompt import PromptError, build_system_instruction
 from .reconnect import ReconnectPolicy
+from .store import ThreadStore, ThreadStoreFactory
 
 __all__ = [
     "LIFECYCLE",
     "CallbackManager",
+    "CheckpointerStore",
     "Clock",
+    "DirectExecutor",
     "ManualClock",
     "PromptError",
     "ReconnectPolicy",
     "SystemClock",
+    "ThreadStore",
+    "ThreadStoreFactory",
+    "ToolExecutor",
+    "ToolInvocation",
     "build_system_instruction",
 ]

@@ -1,7 +1,8 @@
 """What a session remembers per thread: transcripts, the resumption handle, the tool ledger.
 
-:class:`ThreadStore` puts one thread of an optional checkpointer behind a small API. With
-a checkpointer everything survives the process (the same ``thread_id`` resumes later);
+:class:`CheckpointerStore` is the default :class:`~realtalk.runtime.store.ThreadStore`: it
+puts one thread of an optional checkpointer behind the store's small API. With a
+checkpointer everything survives the process (the same ``thread_id`` resumes later);
 without one the same rules hold for the lifetime of the session, in memory, so a session
 behaves identically either way. Writes are serialised so messages land in the order the
 session produced them.
@@ -40,8 +41,8 @@ def missing_methods(checkpointer: Any) -> list[str]:
     return [m for m in REQUIRED_METHODS if not callable(getattr(checkpointer, m, None))]
 
 
-class ThreadStore:
-    """One thread's persistence, for one session."""
+class CheckpointerStore:
+    """One thread's persistence over an optional checkpointer, for one session."""
 
     def __init__(
         self,
@@ -159,4 +160,10 @@ class ThreadStore:
         return [e for e in self._ledger.values() if e.status == "finished" and not e.delivered]
 
 
-__all__ = ["HANDLE_KEY", "LEDGER_METHODS", "REQUIRED_METHODS", "ThreadStore", "missing_methods"]
+__all__ = [
+    "HANDLE_KEY",
+    "LEDGER_METHODS",
+    "REQUIRED_METHODS",
+    "CheckpointerStore",
+    "missing_methods",
+]

@@ -66,9 +66,10 @@ from ..provider import (
 from ..tools import ToolSpec
 from .callbacks import CallbackManager, fire
 from .clock import Clock
+from .executor import ToolExecutor
 from .input import AudioAdapter, InputBuffer
-from .persistence import ThreadStore
 from .reconnect import ReconnectPolicy
+from .store import ThreadStore
 from .tool_runner import ToolOutcome, ToolRunner, describe
 from .transcripts import TranscriptTracker
 
@@ -121,6 +122,8 @@ class Session:
         shutdown_timeout: float,
         tool_timeout: float | None,
         user_id: str | None = None,
+        tool_executor: ToolExecutor | None = None,
+        state: Any = None,
     ) -> None:
         self.queue = queue
         self.thread_id = thread_id
@@ -139,7 +142,14 @@ class Session:
         self.capabilities = provider.capabilities
         self.policy = ReconnectPolicy(realtime_config.reconnect, clock=clock, rng=rng)
         self.runner = ToolRunner(
-            tools, clock=clock, default_timeout=tool_timeout, on_settled=self._check_drain
+            tools,
+            clock=clock,
+            default_timeout=tool_timeout,
+            on_settled=self._check_drain,
+            executor=tool_executor,
+            thread_id=thread_id,
+            config=public_config(config),
+            state=state,
         )
         self.tracker = TranscriptTracker()
         self.resumption_handle: str | None = None

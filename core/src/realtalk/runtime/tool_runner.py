@@ -20,6 +20,7 @@ from pydantic_core import to_jsonable_python
 
 from ..tools import ToolSpec
 from .clock import Clock
+from .executor import DirectExecutor, ToolExecutor, ToolInvocation
 
 log = logging.getLogger("realtalk.runtime.tools")
 
@@ -39,10 +40,13 @@ def jsonable(value: Any) -> Any:
     return to_jsonable_python(value, fallback=str)
 
 
-async def execute(spec: ToolSpec, args: dict[str, Any], limit: float | None, clock: Clock) -> Any:
-    """Run one tool for at most ``limit`` seconds on ``clock`` (None: no limit); raises
+async def execute(
+    executor: ToolExecutor, invocation: ToolInvocation, limit: float | None, clock: Clock
+) -> Any:
+    """Run one call for at most ``limit`` seconds on ``clock`` (None: no limit); raises
     what the tool raised, or TimeoutError."""
-    call: asyncio.Future[Any] = asyncio.ensure_future(spec.acall(args))
+    spec = invocation.spec
+    call: asyncio.Future[Any] = asyncio.ensure_future(executor.execute(invocation))
     if limit is None:
         return await call
     timer = asyncio.ensure_future(clock.sleep(limit))
@@ -68,7 +72,15 @@ class ToolRunner:
         clock: Clock,
         default_timeout: float | None,
         on_settled: Callable[[], None] | None = None,
+        executor: ToolExecutor | None = None,
+        thread_id: str = "",
+        config: dict[str, Any] | None = None,
+        state: Any = None,
     ) -> None:
+        self.executor: ToolExecutor = executor if executor is not None else DirectExecutor()
+        self.thread_id = thread_id
+        self.config = config if config is not None else {}
+        self.state = state
         self.specs = {spec.name: spec for spec in specs}
         self.on_settled = on_settled
         self.clock = clock
@@ -108,7 +120,18 @@ class ToolRunner:
 
         async def run() -> None:
             try:
-                result = await execute(spec, args, self.timeout_for(spec), self.clock)
+                invocation = ToolInvocation(
+                    call_id=call_id,
+                    name=spec.name,
+                    args=args,
+                    spec=spec,
+                    thread_id=self.thread_id,
+                    config=self.config,
+                    state=self.state,
+                )
+                result = await execute(
+                    self.executor, invocation, self.timeout_for(spec), self.clock
+                )
                 outcome = ToolOutcome(call_id, spec.name, result=jsonable(result))
             except asyncio.CancelledError:
                 raise
