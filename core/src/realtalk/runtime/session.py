@@ -33,10 +33,12 @@ from ..events import (
     InputDroppedEvent,
     InputTranscriptEvent,
     InterruptedEvent,
+    MetricsEvent,
     OutputTranscriptEvent,
     RealtimeEvent,
     ReconnectedEvent,
     SessionEndedEvent,
+    SessionMetricsEvent,
     SessionStartedEvent,
     SessionUpdateEvent,
     TextDeltaEvent,
@@ -55,6 +57,7 @@ from ..inputs import (
     TextInput,
 )
 from ..messages import Message, ToolCallBlock, ToolResultBlock
+from ..metrics import SessionMetrics
 from ..provider import (
     DisconnectKind,
     Provider,
@@ -64,7 +67,7 @@ from ..provider import (
     SessionSetup,
 )
 from ..tools import ToolSpec
-from .callbacks import CallbackManager, fire
+from .callbacks import CallbackManager, fire, notify_plugins
 from .clock import Clock
 from .executor import ToolExecutor
 from .input import AudioAdapter, InputBuffer
@@ -84,6 +87,8 @@ _RUNTIME_EVENTS = (
     ReconnectedEvent,
     ToolResultEvent,
     InputDroppedEvent,
+    MetricsEvent,
+    SessionMetricsEvent,
 )
 """Events only the runtime emits; a provider emitting them is ignored."""
 
@@ -152,6 +157,7 @@ class Session:
             state=state,
         )
         self.tracker = TranscriptTracker()
+        self.metrics = SessionMetrics(provider=provider.name, model=realtime_config.model)
         self.resumption_handle: str | None = None
 
         # the user's event stream: a plain deque the consumer drains, woken (one future)
@@ -274,6 +280,7 @@ class Session:
             try:
                 await self._teardown()
             finally:
+                self._emit_metrics(self.metrics.finish(self.clock.monotonic()))  # metrics
                 self._emit(SessionEndedEvent(reason=reason))
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await self._fire("session_end", reason=reason)
@@ -301,6 +308,8 @@ class Session:
         while True:
             gen = self._gen
             outcome = await self._serve(gen)
+            if outcome != "finish":
+                self.metrics.on_connection_lost(self.clock.monotonic())  # metrics
             await self._detach(conn)
             if outcome == "finish":
                 return self._finish_reason or "closed"
@@ -584,6 +593,7 @@ class Session:
                 await self._persist([Message.text("user", prepared.text, modality="text")])
             elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
                 self._awaiting_reply = True  # the user ended a turn: a reply is due
+            self.metrics.on_input(prepared, self.clock.monotonic())  # metrics
             await self._send_input(prepared)
         self._report_queue_drops()
         tail = self._audio.flush()
@@ -663,6 +673,7 @@ class Session:
     async def _receive(self, conn: ProviderSession, gen: int) -> None:
         stream = conn.events()
         user = self.tracker.user
+        metrics = self.metrics
         try:
             while True:
                 try:
@@ -681,10 +692,16 @@ class Session:
                     )
                     break
                 self._consecutive_failures = 0
-                if type(event) is AudioDeltaEvent and self._turn_active and not user.parts:
+                if (
+                    type(event) is AudioDeltaEvent
+                    and self._turn_active
+                    and not user.parts
+                    and not metrics.wants_audio
+                ):
                     # the hot path (model audio inside a turn, no user utterance open to
-                    # close): the tracker would pass it through unchanged, nothing to
-                    # persist, and a turn in progress cannot drain the session
+                    # close, the turn's first audio already measured): the tracker would
+                    # pass it through unchanged, nothing to persist, and a turn in
+                    # progress cannot drain the session
                     self._push(event)
                     continue
                 try:
@@ -970,6 +987,13 @@ class Session:
 
     def _emit(self, event: RealtimeEvent) -> None:
         self._push(event)
+        self._emit_metrics(self.metrics.on_event(event, self.clock.monotonic()))  # metrics
+
+    def _emit_metrics(self, events: Sequence[RealtimeEvent]) -> None:
+        """Emit ``metrics``/``session_metrics`` events and hand them to the plugins."""
+        for event in events:
+            self._push(event)
+            notify_plugins("metrics", thread_id=self.thread_id, metrics=event)
 
     def _push(self, item: Any) -> None:
         self._out.append(item)
