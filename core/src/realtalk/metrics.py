@@ -118,7 +118,9 @@ class SessionMetrics:
     _input_end: tuple[InputEnd, float] | None = field(default=None, init=False, repr=False)
     _tools: dict[str, tuple[str, float]] = field(default_factory=dict, init=False, repr=False)
     _cancelled: set[str] = field(default_factory=set, init=False, repr=False)
-    _lost: tuple[Literal["go_away", "disconnect"], float] | None = field(default=None, init=False, repr=False)
+    _lost: tuple[Literal["go_away", "disconnect"], float] | None = field(
+        default=None, init=False, repr=False
+    )
     _go_away_at: float | None = field(default=None, init=False, repr=False)
     _tools_reported: int = field(default=0, init=False, repr=False)
     _reconnects_reported: int = field(default=0, init=False, repr=False)
