@@ -101,9 +101,7 @@ class RealtalkSpecs:
         """An error event was emitted."""
 
     @hookspec
-    def realtalk_metrics(
-        self, thread_id: str, metrics: MetricsEvent | SessionMetricsEvent
-    ) -> None:
+    def realtalk_metrics(self, thread_id: str, metrics: MetricsEvent | SessionMetricsEvent) -> None:
         """Figures were measured: a ``metrics`` event at the end of each turn, then the
         ``session_metrics`` summary just before ``session_end`` (see ``realtalk.metrics``).
         Called synchronously, in event order; keep it quick."""
