@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 SHOWN = (
-    "gen_ai.tool.name",
     "realtalk.tool.outcome",
     "realtalk.turn.input_end",
     "realtalk.turn.time_to_first_audio",
