@@ -84,6 +84,7 @@ class InputPump:
                 await self.reporter.persist([Message.text("user", prepared.text, modality="text")])
             elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
                 self.turns.awaiting_reply = True  # the user ended a turn: a reply is due
+            self.reporter.note_input(prepared)  # metrics: the end of the user's input
             await self.send(prepared)
         self.report_queue_drops()
         tail = self.audio.flush()

@@ -24,10 +24,12 @@ from ..events import (
     InputDroppedEvent,
     InputTranscriptEvent,
     InterruptedEvent,
+    MetricsEvent,
     OutputTranscriptEvent,
     RealtimeEvent,
     ReconnectedEvent,
     SessionEndedEvent,
+    SessionMetricsEvent,
     SessionStartedEvent,
     SessionUpdateEvent,
     TextDeltaEvent,
@@ -58,6 +60,8 @@ RUNTIME_EVENTS = (
     ReconnectedEvent,
     ToolResultEvent,
     InputDroppedEvent,
+    MetricsEvent,
+    SessionMetricsEvent,
 )
 """Events only the runtime emits; a provider emitting them is ignored."""
 
@@ -100,6 +104,7 @@ class EventPipeline:
         limit = out.limit or sys.maxsize
         turns = self.turns
         link = self.link
+        metrics = self.reporter.metrics
         try:
             while True:
                 if len(waiting) >= limit:
@@ -120,10 +125,16 @@ class EventPipeline:
                     )
                     break
                 link.failures = 0
-                if type(event) is AudioDeltaEvent and turns.turn_active and not user.parts:
+                if (
+                    type(event) is AudioDeltaEvent
+                    and turns.turn_active
+                    and not user.parts
+                    and (metrics is None or not metrics.wants_audio)
+                ):
                     # the hot path (model audio inside a turn, no user utterance open to
-                    # close): the tracker would pass it through unchanged, nothing to
-                    # persist, and a turn in progress cannot drain the session
+                    # close, the turn's first audio already measured): the tracker would
+                    # pass it through unchanged, nothing to persist, and a turn in
+                    # progress cannot drain the session
                     out.push(event)
                     continue
                 try:

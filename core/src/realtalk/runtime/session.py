@@ -32,6 +32,7 @@ from typing import Any
 
 from ..config import RealtimeConfig
 from ..events import RealtimeEvent, SessionEndedEvent, SessionStartedEvent
+from ..metrics import SessionMetrics
 from ..provider import Provider
 from ..tools import ToolSpec
 from .callbacks import CallbackManager
@@ -90,7 +91,10 @@ class Session:
         self.out = OutputStream(output_limit)
         self.link = Link()
         self.timers = Timers()
-        self.reporter = Reporter(self.out, callbacks, store, thread_id)
+        self.metrics = SessionMetrics(provider=provider.name, model=realtime_config.model)
+        self.reporter = Reporter(
+            self.out, callbacks, store, thread_id, metrics=self.metrics, clock=clock
+        )
         runner = ToolRunner(
             tools,
             clock=clock,
@@ -237,6 +241,7 @@ class Session:
             try:
                 await self._teardown()
             finally:
+                reporter.finish_metrics()  # the session_metrics summary, just before the end
                 reporter.emit(SessionEndedEvent(reason=reason))
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await reporter.fire("session_end", reason=reason)

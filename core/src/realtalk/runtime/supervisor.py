@@ -93,6 +93,8 @@ class Supervisor:
         conn = await self._establish(initial=True, kind=None)
         while conn is not None:
             outcome = await link.serve(link.gen)
+            if outcome != "finish":
+                self.reporter.note_connection_lost()  # metrics: the reconnect gap starts
             await self._detach(conn)
             if outcome == "finish":
                 break
