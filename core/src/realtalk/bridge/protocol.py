@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -134,10 +135,70 @@ class ControlFrame:
 ClientFrame = TextFrame | ImageFrame | ControlFrame
 
 
+MAX_NUMBER_CHARS: Final = 100
+"""Longest JSON number a client frame may hold (no field needs more; Python refuses to
+convert integers of over 4,300 digits, and converting long ones costs quadratic time)."""
+
+
+class _Refused(ValueError):
+    """A JSON value the bridge refuses while parsing (the reason is client-safe)."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("a number out of range")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise _Refused(f"{name}, which is not JSON")
+
+
+def _check_strings(value: object) -> None:
+    """Refuse strings that are not Unicode text: a lone surrogate (``"\\ud800"``) decodes
+    from JSON but cannot be encoded, stored or sent on."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refused("a string with a lone surrogate (not Unicode text)") from None
+
+
 def _load_object(text: str, what: str) -> dict[str, Any]:
+    """Parse a client's JSON object; anything else is a ``bad_frame`` ProtocolError.
+
+    Refused at this boundary, so no later layer (validation, persistence, the provider's
+    serialiser) meets them: malformed or too deeply nested JSON, numbers over
+    ``MAX_NUMBER_CHARS`` characters, NaN/Infinity, and lone surrogates in strings.
+    """
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        value = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+        _check_strings(value)
+    except _Refused as exc:
+        raise ProtocolError("bad_frame", f"{what} holds {exc}") from None
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         raise ProtocolError("bad_frame", f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
         raise ProtocolError(
