@@ -102,8 +102,12 @@ class LiveSession:
         queue_factory: Callable[[], InputQueue],
         checkpointer: Any = None,
         clock: Callable[[], float] | None = None,
+        check_overrides: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.ws = websocket
+        self.check_overrides = check_overrides
+        """Raises ProtocolError for overrides the app cannot serve (e.g. another
+        provider's model); a refused first frame may be sent again."""
         self.app = app
         self.principal = principal
         self.limits = limits
@@ -255,7 +259,10 @@ class LiveSession:
                 )
                 continue
             try:
-                return p.parse_session_request(text, self.allowed)
+                request = p.parse_session_request(text, self.allowed)
+                if self.check_overrides is not None:
+                    self.check_overrides(request.overrides)
+                return request
             except p.ProtocolError as exc:
                 await self._send_now(event_to_json(exc.to_event()))
 
