@@ -194,11 +194,43 @@ async def serve(
             await bridge.drain()
             await super().shutdown(sockets)
 
+    install_log_redaction(
+        params=[config.auth.query_param or ""], secrets=configured_secrets(config, bridge.app)
+    )
     uv_config = _uvicorn_config(asgi, config, log_level)
-    params = [config.auth.query_param] if config.auth.query_param else []
-    install_log_redaction(["access_token", *params])  # uvicorn logs paths with their query
     server = _Server(uv_config)
     await server.serve(sockets=sockets)
+
+
+PROVIDER_KEY_ENV = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY")
+"""Environment variables the shipped providers read their API key from."""
+
+
+def configured_secrets(config: BridgeConfig, app: Any) -> list[str]:
+    """The credentials this server knows, masked literally in its logs: client API keys,
+    the JWT secret, provider keys from the environment and the agent's provider_options."""
+    from .app import app_realtime_config
+
+    auth = config.auth
+    values = [k.key or os.environ.get(k.key_env or "", "") for k in auth.api_keys]
+    if auth.jwt is not None:
+        values.append(auth.jwt.secret or os.environ.get(auth.jwt.secret_env or "", ""))
+    names = {*PROVIDER_KEY_ENV, *config.tokens.api_key_env}
+    values += [os.environ.get(name, "") for name in sorted(names)]
+    realtime = app_realtime_config(app)
+    for name, value in (realtime.provider_options if realtime else {}).items():
+        if isinstance(value, str) and any(w in name.lower() for w in _SECRET_WORDS):
+            values.append(value)
+    return [v for v in values if v]
+
+
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential")
+
+
+def _configure_logging(config: BridgeConfig, log_level: str) -> None:
+    """Logging of ``realtalk api`` (and each worker): credentials masked at every level."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction(params=[config.auth.query_param or ""])
 
 
 def _run_loop(loop: str, main: Any) -> None:
@@ -210,7 +242,7 @@ def _worker(
     config: BridgeConfig, log_level: str, loop: str, sock: socket.socket, workers: int
 ) -> None:
     """One ``--workers`` process (spawned): serve on the parent's socket until SIGTERM."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(config, log_level)
     try:
         _run_loop(loop, serve(config, log_level, sockets=[sock], workers=workers))
     except (ConfigError, ValueError) as exc:
@@ -307,7 +339,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"realtalk api: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(config, args.log_level)
     if workers > 1:
         return serve_workers(config, workers, args.log_level, loop)
     try:
@@ -341,6 +373,7 @@ __all__ = [
     "API",
     "build_config",
     "check_workers",
+    "configured_secrets",
     "loop_factory",
     "main",
     "process_local_checkpointer",
