@@ -28,6 +28,7 @@ from typing import Any
 
 from ..cli import Command
 from .config import BridgeConfig, ConfigError, is_object_spec, load_config
+from .limits import LimitsConfig
 from .logs import install_log_redaction
 
 DEFAULT_CONFIG = "realtalk.json"
@@ -145,6 +146,23 @@ def tune_gc() -> None:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
 
 
+def uvicorn_protocols(limits: LimitsConfig) -> dict[str, Any]:
+    """The uvicorn protocol settings of ``realtalk api``: connections bounded until their
+    request head (:mod:`.handshake`), the WebSocket library's frame limit equal to
+    ``max_frame_bytes`` and the bridge's close guarantees (:mod:`.wsprotocol`)."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from .handshake import HandshakeGuard, guarded_http_protocol
+    from .wsprotocol import BridgeWebSocketProtocol
+
+    guard = HandshakeGuard(limits.handshake_timeout, limits.max_pending_connections)
+    return {
+        "http": guarded_http_protocol(AutoHTTPProtocol, guard),
+        "ws": BridgeWebSocketProtocol,
+        "ws_max_size": limits.max_frame_bytes,
+    }
+
+
 def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
     import uvicorn
 
@@ -154,7 +172,7 @@ def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
         port=config.port,
         log_level=log_level,
         lifespan="on",
-        ws_max_size=config.limits.max_frame_bytes + 65_536,
+        **uvicorn_protocols(config.limits),
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=int(config.limits.shutdown_grace) + 10,
@@ -379,4 +397,5 @@ __all__ = [
     "process_local_checkpointer",
     "serve",
     "serve_workers",
+    "uvicorn_protocols",
 ]

@@ -47,6 +47,11 @@ CLOSE_RATE: Final = 4429
 CLOSE_SLOW_CONSUMER: Final = 4410
 """The client stopped reading and undroppable events piled up."""
 
+URGENT_SEND: Final = "realtalk.urgent_send"
+"""ASGI extension of ``realtalk api``'s server, and the message key using it: a
+``websocket.send``/``websocket.close`` marked with it is written without waiting for
+the client to read (the bridge's final error event and close frame)."""
+
 OVERRIDE_FIELDS: Final = frozenset(
     {
         "thread_id",
@@ -377,6 +382,13 @@ def encode_event(event: Any) -> str | bytes:
     return event_to_json(event)
 
 
+def frame_too_big_message(size: int | None, limit: int) -> str:
+    """The ``frame_too_big`` event's text (``size`` None: not known, e.g. compressed)."""
+    if size is None:
+        return f"a frame exceeds the limit of {limit} bytes"
+    return f"a frame of {size} bytes exceeds the limit of {limit}"
+
+
 def error_frame(code: str, message: str, *, fatal: bool = False) -> str:
     return event_to_json(ErrorEvent(code=code, message=message, fatal=fatal))
 
@@ -396,6 +408,7 @@ __all__ = [
     "OVERRIDE_FIELDS",
     "SUBPROTOCOL",
     "UPSTREAM_TYPES",
+    "URGENT_SEND",
     "ClientFrame",
     "ControlFrame",
     "ImageFrame",
@@ -406,6 +419,7 @@ __all__ = [
     "check_audio_frame",
     "encode_event",
     "error_frame",
+    "frame_too_big_message",
     "parse_client_frame",
     "parse_session_request",
 ]
