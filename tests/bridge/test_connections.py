@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
@@ -83,6 +84,9 @@ async def test_a_connection_without_a_request_head_is_closed(tmp_path: Path) -> 
             await ws.send(b"\x00\x00" * 160)  # and its session outlives the bound
             await ws.send('{"type": "close"}')
             await recv_until(ws, lambda e: e["type"] == "session_ended")
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"http://{addr}/healthz")).json()
+        assert health["handshakes_timed_out"] == len(STALLED)
 
 
 async def test_idle_connections_beyond_the_limit_close_the_oldest(tmp_path: Path) -> None:
@@ -98,6 +102,9 @@ async def test_idle_connections_beyond_the_limit_close_the_oldest(tmp_path: Path
             assert (await recv_json(ws))["type"] == "session_started"
         for _, writer in idle + half:
             writer.close()
+        async with httpx.AsyncClient() as client:
+            health = (await client.get(f"http://{addr}/healthz")).json()
+        assert health["pending_connections_closed"] >= 3 and health["handshakes_timed_out"] == 0
     assert any("limits.max_pending_connections" in line for line in lines)
 
 

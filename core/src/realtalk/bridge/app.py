@@ -147,6 +147,8 @@ class Bridge:
         self.allowed_overrides = frozenset(config.overrides)
         self.check_overrides = override_checker(app)
         self.dropped_audio_frames = 0
+        self.handshake_guard: Any = None
+        """``realtalk api``'s :class:`~realtalk.bridge.handshake.HandshakeGuard` (healthz)."""
 
     # ------------------------------------------------------------------ websocket
 
@@ -252,6 +254,8 @@ class Bridge:
             "dropped_audio_frames": self.dropped_audio_frames
             + sum(s.dropped_audio_chunks for s in self.sessions),
         }
+        if self.handshake_guard is not None:
+            body.update(self.handshake_guard.stats())
         return JSONResponse(body, status_code=503 if self.slots.draining else 200)
 
     async def tokens(self, request: Request) -> Response:

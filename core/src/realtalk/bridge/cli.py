@@ -163,6 +163,24 @@ def uvicorn_protocols(limits: LimitsConfig) -> dict[str, Any]:
     }
 
 
+def warn_file_limit(limits: LimitsConfig) -> None:
+    """Warn when the process's file limit cannot hold every session and every pending
+    connection the limits allow (sockets past it are refused by the kernel, for all)."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = limits.max_sessions + limits.max_pending_connections + 64
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        logging.getLogger("realtalk.bridge").warning(
+            "the file limit (ulimit -n) is %d, under max_sessions + max_pending_connections "
+            "+ 64 = %d: raise it, or lower those limits",
+            soft,
+            needed,
+        )
+
+
 def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
     import uvicorn
 
@@ -216,6 +234,8 @@ async def serve(
         params=[config.auth.query_param or ""], secrets=configured_secrets(config, bridge.app)
     )
     uv_config = _uvicorn_config(asgi, config, log_level)
+    bridge.handshake_guard = getattr(uv_config.http, "handshake_guard", None)  # for /healthz
+    warn_file_limit(config.limits)
     server = _Server(uv_config)
     await server.serve(sockets=sockets)
 

@@ -41,6 +41,14 @@ class HandshakeGuard:
     def pending(self) -> int:
         return len(self._pending)
 
+    def stats(self) -> dict[str, int]:
+        """For ``/healthz``: connections waiting now, closed for time, closed for room."""
+        return {
+            "pending_connections": self.pending,
+            "handshakes_timed_out": self.timed_out,
+            "pending_connections_closed": self.evicted,
+        }
+
     def wait(self, conn: Any, transport: asyncio.BaseTransport) -> None:
         """``conn`` now waits for a request head: start its clock (closing the oldest
         waiting connection when ``max_pending`` are waiting already)."""
@@ -81,6 +89,7 @@ def guarded_http_protocol(base: type[asyncio.Protocol], guard: HandshakeGuard) -
     parent: Any = base
 
     class GuardedHTTPProtocol(parent):  # type: ignore[misc]
+        handshake_guard = guard
         _guarded_cycle: Any = None
 
         def connection_made(self, transport: asyncio.BaseTransport) -> None:
