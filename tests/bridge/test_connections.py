@@ -89,6 +89,22 @@ async def test_a_connection_without_a_request_head_is_closed(tmp_path: Path) -> 
         assert health["handshakes_timed_out"] == len(STALLED)
 
 
+async def test_a_kept_alive_connection_trickling_its_next_request_is_closed(
+    tmp_path: Path,
+) -> None:
+    write_server(tmp_path, {"handshake_timeout": 0.2})
+    async with realtalk_api(tmp_path) as (addr, _, _):
+        reader, writer = await raw(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200")
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)  # answered; the connection is kept alive
+        writer.write(b"GET /heal")  # and its next request never completes
+        await writer.drain()
+        assert await closed_by_server(reader, within=4.0) == b""  # before keep-alive (5 s)
+        writer.close()
+
+
 async def test_idle_connections_beyond_the_limit_close_the_oldest(tmp_path: Path) -> None:
     write_server(tmp_path, {"handshake_timeout": 60, "max_pending_connections": 2})
     async with realtalk_api(tmp_path) as (addr, _, lines):
