@@ -4,6 +4,7 @@ frames over the size limit, and clients that stopped reading (real sockets throu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import socket
@@ -15,9 +16,11 @@ import httpx
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
+from realtalk import AudioAgent
 from realtalk.bridge import BridgeConfig, create_app
 from realtalk.bridge.cli import uvicorn_protocols
 from realtalk.events import OutputTranscriptEvent, SessionStartedEvent
+from realtalk_testing import FakeProvider, emit, expect
 
 from ._support import connect, live_url, realtalk_api, recv_json, recv_until, serve
 
@@ -137,7 +140,10 @@ async def test_every_oversized_frame_gets_frame_too_big_before_1009(tmp_path: Pa
             async with connect(live_url(addr), max_size=None, compression=compression) as ws:
                 await ws.send("{}")
                 await recv_json(ws)
-                await ws.send(b"\x00" * size if kind == "binary" else "x" * size)
+                # a client still writing a frame far over the limit may see the close
+                # while its send drains: what it received is what this test is about
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.send(b"\x00" * size if kind == "binary" else "x" * size)
                 events, _ = await recv_until(ws, lambda e: e["type"] == "error")
                 case = (kind, compression, size)
                 assert events[-1]["code"] == "frame_too_big" and events[-1]["fatal"], case
@@ -218,3 +224,37 @@ async def test_a_client_that_stopped_reading_gets_slow_consumer_and_4410() -> No
                 pass
             assert (last.get("code"), last.get("fatal")) == ("slow_consumer", True), last
             assert ws.close_code == 4410 and ws.close_reason == "client not reading"
+
+
+async def test_a_stalled_client_holds_back_a_real_agent_and_is_told_why() -> None:
+    """End to end with a real agent (the runtime's bounded output between the provider and
+    the bridge): a burst of events for a client that stopped reading ends the session,
+    and the client, reading again, gets ``slow_consumer`` and 4410."""
+    burst = 5000
+    script = [
+        expect.text("go"),
+        *[emit.output_transcript(f"{i:05d} " + "x" * 2000, finished=False) for i in range(burst)],
+        emit.turn_complete(),
+    ]
+    provider = FakeProvider([script], record=False)
+    app = AudioAgent("fake-burst", provider=provider).compile(output_limit=64)
+    config = BridgeConfig.model_validate(
+        {"limits": {"send_queue_frames": 8, "slow_consumer_timeout": 0.2}}
+    )
+    asgi = create_app(config, app=app)
+    async with serve(asgi, **uvicorn_protocols(config.limits)) as addr:
+        sock = small_buffer_socket(addr)
+        async with ws_connect(
+            live_url(addr), sock=sock, max_queue=1, max_size=None, compression=None
+        ) as ws:
+            await ws.send("{}")
+            await recv_json(ws)
+            await ws.send('{"type": "text", "text": "go"}')
+            await asyncio.wait_for(asgi.state.bridge.slots.wait_idle(), 60)
+            last: dict[str, Any] = {}
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    frame = await ws.recv()
+                    if isinstance(frame, str):
+                        last = json.loads(frame)
+    assert (last.get("code"), ws.close_code) == ("slow_consumer", 4410), last
