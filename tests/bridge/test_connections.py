@@ -75,7 +75,7 @@ STALLED = {
 
 
 async def test_a_connection_without_a_request_head_is_closed(tmp_path: Path) -> None:
-    write_server(tmp_path, {"handshake_timeout": 0.2})
+    write_server(tmp_path, {"handshake_timeout": 0.5})
     async with realtalk_api(tmp_path) as (addr, _, _):
         stalled = {name: await raw(addr, payload) for name, payload in STALLED.items()}
         async with connect(live_url(addr)) as ws:  # a real client is served meanwhile
@@ -95,7 +95,7 @@ async def test_a_connection_without_a_request_head_is_closed(tmp_path: Path) -> 
 async def test_a_kept_alive_connection_trickling_its_next_request_is_closed(
     tmp_path: Path,
 ) -> None:
-    write_server(tmp_path, {"handshake_timeout": 0.2})
+    write_server(tmp_path, {"handshake_timeout": 0.5})
     async with realtalk_api(tmp_path) as (addr, _, _):
         reader, writer = await raw(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         head = await reader.readuntil(b"\r\n\r\n")
