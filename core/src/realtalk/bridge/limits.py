@@ -1,8 +1,9 @@
 """Resource limits of the bridge: sessions, frame size, input rate, send backlog, idle time.
 
 A public endpoint meets slow phones, stuck tabs and hostile clients. Each limit here is
-small, synchronous and clock-injectable so it is tested without waiting; ``server.py``
-applies them to connections.
+small, synchronous and clock-injectable so it is tested without waiting; ``session.py``
+applies them to sessions, and under ``realtalk api`` ``handshake.py`` and ``wsprotocol.py``
+to connections before and below the ASGI app.
 """
 
 from __future__ import annotations
