@@ -214,3 +214,38 @@ async def test_refused_session_arguments_close_1011_with_the_reason() -> None:
         assert error["code"] == "session_refused" and "'nope'" in error["message"]
         await ws.wait_closed()
         assert ws.close_code == 1011
+
+
+HOSTILE_JSON = [
+    "1" * 5000,  # a bare 5,000-digit number
+    '{"thread_id": "a", "n": %s}' % ("7" * 5000),
+    '{"vad": {"silence_duration_ms": %s}}' % ("9" * 5000),
+    '{"vad": {"silence_duration_ms": 1e999}}',
+    '{"thread_id": "\\ud800"}',
+    '{"\\udc00": true}',
+]
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_JSON)
+async def test_hostile_json_is_bad_frame_in_the_first_frame_and_later(
+    echo_app: EchoApp, hostile: str
+) -> None:
+    """Huge numbers and lone surrogates are refused at the boundary, never a 1006/1011."""
+    async with bridge_server(echo_app) as addr, connect(live_url(addr)) as ws:
+        await ws.send(hostile)  # as the first frame
+        error = await recv_json(ws)
+        assert error["type"] == "error" and error["code"] == "bad_frame", error
+        assert not error["fatal"] and len(error["message"]) < 200
+        await ws.send(json.dumps({"thread_id": "t-hostile"}))  # the session still starts
+        assert (await recv_json(ws))["type"] == "session_started"
+        for later in (hostile, '{"type": "text", "text": "\\ud800 lone"}'):
+            await ws.send(later)
+            error = await recv_json(ws)
+            assert (error["code"], error["fatal"]) == ("bad_frame", False), error
+        await ws.send(json.dumps({"type": "text", "text": "still here \ud83d\ude00"}))
+        events, _ = await recv_until(ws, lambda e: e["type"] == "turn_complete")
+        assert events[0]["text"] == "echo: still here \U0001f600"
+        await ws.send(json.dumps({"type": "close"}))
+        await ws.wait_closed()
+        assert ws.close_code == 1000
+    assert [item.text for item in echo_app.items] == ["still here \U0001f600"]

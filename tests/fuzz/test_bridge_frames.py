@@ -64,6 +64,16 @@ texts = st.one_of(
     typed.map(json.dumps),
     st.binary(max_size=100).map(lambda b: b.decode("latin-1")),
     st.integers(1, 5000).map(lambda n: "[" * n + "]" * n),  # deep nesting
+    # numbers no field needs (thousands of digits, out of float range, NaN) and lone
+    # surrogate escapes, inside otherwise valid frames: refused, never a ValueError
+    st.tuples(
+        st.sampled_from(['{"type": "text", "text": "a", "n": @}', '{"vad": {"x": @}}', "[@]"]),
+        st.one_of(
+            st.integers(101, 6000).map(lambda n: "9" * n),
+            st.sampled_from(["1e999", "-1e400", "NaN", "Infinity", "-Infinity"]),
+            st.integers(0xD800, 0xDFFF).map(lambda c: f'"\\u{c:04x}"'),
+        ),
+    ).map(lambda t: t[0].replace("@", t[1])),
 )
 
 
@@ -88,6 +98,7 @@ def test_any_text_frame_parses_or_is_refused_clearly(text: str) -> None:
         assert frame.data and frame.mime_type in ("image/jpeg", "image/png")
     if isinstance(frame, TextFrame):
         assert frame.text
+        frame.text.encode("utf-8")  # real Unicode: storable and sendable
 
 
 @budget(500)
@@ -101,6 +112,7 @@ def test_any_first_frame_parses_or_is_refused_clearly(text: str, allowed: set[st
         return
     assert isinstance(request, SessionRequest)
     assert set(request.overrides) <= (allowed or set(DEFAULT_OVERRIDES))
+    json.dumps(request.overrides, allow_nan=False).encode("utf-8")  # plain, finite JSON
 
 
 @budget(500)

@@ -23,6 +23,7 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from realtalk.bridge import BridgeConfig, create_app
+from realtalk.bridge.cli import uvicorn_protocols
 from realtalk.bridge.protocol import (
     ControlFrame,
     ProtocolError,
@@ -76,7 +77,8 @@ async def serve() -> AsyncIterator[str]:
         {"limits": {"max_frames_per_second": 100_000, "max_input_bytes_per_second": 10**8}}
     )
     asgi = create_app(config, app=Echo())
-    server = _Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, log_level="warning"))
+    options = uvicorn_protocols(config.limits)  # the protocol stack realtalk api runs
+    server = _Server(uvicorn.Config(asgi, host="127.0.0.1", port=0, log_level="warning", **options))
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     await server.ready.wait()
@@ -93,7 +95,17 @@ def hostile(rng: random.Random) -> str | bytes:
     types_ = ["text", "image", "activity_start", "activity_end", "audio_stream_end", "dance", ""]
     values: list[Any] = [None, True, 0, -1, 1.5, "", "a", [], {}, ["image/png"], {"a": 1}]
     values += ["image/png", "image/jpeg", "AAAA", "!!", base64.b64encode(b"\xff\xd8").decode()]
-    kind = rng.randrange(7)
+    kind = rng.randrange(8)
+    if kind == 7:  # numbers no field needs, lone surrogates: refused at the boundary
+        value = rng.choice(
+            [
+                "9" * rng.randrange(101, 6000),
+                "1e999",
+                "NaN",
+                f'"\\u{rng.randrange(0xD800, 0xE000):04x}"',
+            ]
+        )
+        return '{"type": "text", "text": @}'.replace("@", value)
     if kind == 0:
         return bytes(rng.randrange(256) for _ in range(rng.randrange(0, 40)))
     if kind == 1:

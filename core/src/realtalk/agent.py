@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from .config import RealtimeConfig
 from .events import RealtimeEvent
 from .provider import Provider
+from .provider_binding import pin_session_provider
 from .runtime.callbacks import CallbackManager
 from .runtime.clock import Clock, SystemClock
 from .runtime.executor import ToolExecutor
@@ -483,6 +484,9 @@ def resolve_session_config(agent: LiveAgent, config: Mapping[str, Any] | None) -
         )
     except ValidationError as exc:
         raise ValueError(f"invalid per-session realtime override: {exc}") from None
+    if agent.provider_instance is None and realtime_config is not agent.realtime_config:
+        # the agent's provider_options never reach another provider
+        realtime_config = pin_session_provider(agent.realtime_config, realtime_config)
 
     tools = list(agent.tools)
     wanted = data.get("tools")

@@ -27,6 +27,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from ..config import RealtimeConfig
+from ..provider import ProviderError
+from ..provider_binding import ProviderOverrideError, pin_session_provider
 from . import protocol as p
 from .auth import Authenticator, AuthError, Principal, extract_token
 from .config import BridgeConfig, ConfigError, import_object, is_object_spec
@@ -80,6 +82,32 @@ def app_checkpointer(app: Any) -> Any:
     return None
 
 
+def override_checker(app: Any) -> Callable[[dict[str, Any]], None] | None:
+    """Refuses, as ``bad_override``, a first-frame ``model`` its agent's provider does not
+    serve (a session never moves to another provider with the agent's credentials). None
+    when the app exposes no agent to check against; ``arealtime`` then refuses the same
+    overrides when the session starts (``realtalk.provider_binding``)."""
+    agent = getattr(app, "agent", None)
+    base = getattr(agent, "realtime_config", None)
+    if not isinstance(base, RealtimeConfig) or getattr(agent, "provider_instance", None):
+        return None
+
+    def check(overrides: dict[str, Any]) -> None:
+        model = overrides.get("model")
+        if model is None:
+            return
+        try:
+            pin_session_provider(base, base.merged(model=model))
+        except ProviderOverrideError as exc:
+            raise p.ProtocolError("bad_override", f"override 'model': {exc}") from None
+        except ValueError:
+            raise p.ProtocolError("bad_override", "override 'model' is not a valid model") from None
+        except ProviderError:
+            return  # the agent's own provider is missing: the session start reports it
+
+    return check
+
+
 def app_realtime_config(app: Any) -> RealtimeConfig | None:
     """The agent's build-time RealtimeConfig (the token endpoint locks tokens to it)."""
     for owner in (app, getattr(app, "agent", None)):
@@ -117,7 +145,10 @@ class Bridge:
         self.slots = SessionSlots(config.limits.max_sessions)
         self.sessions: set[LiveSession] = set()
         self.allowed_overrides = frozenset(config.overrides)
+        self.check_overrides = override_checker(app)
         self.dropped_audio_frames = 0
+        self.handshake_guard: Any = None
+        """``realtalk api``'s :class:`~realtalk.bridge.handshake.HandshakeGuard` (healthz)."""
 
     # ------------------------------------------------------------------ websocket
 
@@ -176,6 +207,7 @@ class Bridge:
             allowed_overrides=self.allowed_overrides,
             queue_factory=self.queue_factory,
             checkpointer=self.checkpointer,
+            check_overrides=self.check_overrides,
         )
         self.sessions.add(session)
         try:
@@ -222,6 +254,8 @@ class Bridge:
             "dropped_audio_frames": self.dropped_audio_frames
             + sum(s.dropped_audio_chunks for s in self.sessions),
         }
+        if self.handshake_guard is not None:
+            body.update(self.handshake_guard.stats())
         return JSONResponse(body, status_code=503 if self.slots.draining else 200)
 
     async def tokens(self, request: Request) -> Response:

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..cli import Command
 from .config import BridgeConfig, ConfigError, is_object_spec, load_config
+from .limits import LimitsConfig
 from .logs import install_log_redaction
 from .observability import enable_observability
 
@@ -146,6 +147,41 @@ def tune_gc() -> None:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
 
 
+def uvicorn_protocols(limits: LimitsConfig) -> dict[str, Any]:
+    """The uvicorn protocol settings of ``realtalk api``: connections bounded until their
+    request head (:mod:`.handshake`), the WebSocket library's frame limit equal to
+    ``max_frame_bytes`` and the bridge's close guarantees (:mod:`.wsprotocol`)."""
+    from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+    from .handshake import HandshakeGuard, guarded_http_protocol
+    from .wsprotocol import BridgeWebSocketProtocol
+
+    guard = HandshakeGuard(limits.handshake_timeout, limits.max_pending_connections)
+    return {
+        "http": guarded_http_protocol(AutoHTTPProtocol, guard),
+        "ws": BridgeWebSocketProtocol,
+        "ws_max_size": limits.max_frame_bytes,
+    }
+
+
+def warn_file_limit(limits: LimitsConfig) -> None:
+    """Warn when the process's file limit cannot hold every session and every pending
+    connection the limits allow (sockets past it are refused by the kernel, for all)."""
+    try:
+        import resource
+    except ImportError:  # not on this platform
+        return
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = limits.max_sessions + limits.max_pending_connections + 64
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        logging.getLogger("realtalk.bridge").warning(
+            "the file limit (ulimit -n) is %d, under max_sessions + max_pending_connections "
+            "+ 64 = %d: raise it, or lower those limits",
+            soft,
+            needed,
+        )
+
+
 def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
     import uvicorn
 
@@ -155,7 +191,7 @@ def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
         port=config.port,
         log_level=log_level,
         lifespan="on",
-        ws_max_size=config.limits.max_frame_bytes + 65_536,
+        **uvicorn_protocols(config.limits),
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=int(config.limits.shutdown_grace) + 10,
@@ -206,11 +242,45 @@ async def _serve(
             await bridge.drain()
             await super().shutdown(sockets)
 
+    install_log_redaction(
+        params=[config.auth.query_param or ""], secrets=configured_secrets(config, bridge.app)
+    )
     uv_config = _uvicorn_config(asgi, config, log_level)
-    params = [config.auth.query_param] if config.auth.query_param else []
-    install_log_redaction(["access_token", *params])  # uvicorn logs paths with their query
+    bridge.handshake_guard = getattr(uv_config.http, "handshake_guard", None)  # for /healthz
+    warn_file_limit(config.limits)
     server = _Server(uv_config)
     await server.serve(sockets=sockets)
+
+
+PROVIDER_KEY_ENV = ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "GOOGLE_API_KEY", "GEMINI_API_KEY")
+"""Environment variables the shipped providers read their API key from."""
+
+
+def configured_secrets(config: BridgeConfig, app: Any) -> list[str]:
+    """The credentials this server knows, masked literally in its logs: client API keys,
+    the JWT secret, provider keys from the environment and the agent's provider_options."""
+    from .app import app_realtime_config
+
+    auth = config.auth
+    values = [k.key or os.environ.get(k.key_env or "", "") for k in auth.api_keys]
+    if auth.jwt is not None:
+        values.append(auth.jwt.secret or os.environ.get(auth.jwt.secret_env or "", ""))
+    names = {*PROVIDER_KEY_ENV, *config.tokens.api_key_env}
+    values += [os.environ.get(name, "") for name in sorted(names)]
+    realtime = app_realtime_config(app)
+    for name, value in (realtime.provider_options if realtime else {}).items():
+        if isinstance(value, str) and any(w in name.lower() for w in _SECRET_WORDS):
+            values.append(value)
+    return [v for v in values if v]
+
+
+_SECRET_WORDS = ("key", "secret", "token", "password", "credential")
+
+
+def _configure_logging(config: BridgeConfig, log_level: str) -> None:
+    """Logging of ``realtalk api`` (and each worker): credentials masked at every level."""
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    install_log_redaction(params=[config.auth.query_param or ""])
 
 
 def _run_loop(loop: str, main: Any) -> None:
@@ -222,7 +292,7 @@ def _worker(
     config: BridgeConfig, log_level: str, loop: str, sock: socket.socket, workers: int
 ) -> None:
     """One ``--workers`` process (spawned): serve on the parent's socket until SIGTERM."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(config, log_level)
     try:
         _run_loop(loop, serve(config, log_level, sockets=[sock], workers=workers))
     except (ConfigError, ValueError) as exc:
@@ -319,7 +389,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"realtalk api: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _configure_logging(config, args.log_level)
     if workers > 1:
         return serve_workers(config, workers, args.log_level, loop)
     try:
@@ -353,9 +423,11 @@ __all__ = [
     "API",
     "build_config",
     "check_workers",
+    "configured_secrets",
     "loop_factory",
     "main",
     "process_local_checkpointer",
     "serve",
     "serve_workers",
+    "uvicorn_protocols",
 ]

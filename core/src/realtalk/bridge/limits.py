@@ -1,8 +1,9 @@
 """Resource limits of the bridge: sessions, frame size, input rate, send backlog, idle time.
 
 A public endpoint meets slow phones, stuck tabs and hostile clients. Each limit here is
-small, synchronous and clock-injectable so it is tested without waiting; ``server.py``
-applies them to connections.
+small, synchronous and clock-injectable so it is tested without waiting; ``session.py``
+applies them to sessions, and under ``realtalk api`` ``handshake.py`` and ``wsprotocol.py``
+to connections before and below the ASGI app.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class LimitsConfig(BaseModel):
     """Seconds without any frame from the client before the session is closed."""
     first_frame_timeout: float = Field(default=30.0, gt=0)
     """Seconds a new connection has to send its first (overrides) frame."""
+    handshake_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a TCP connection has to send a complete request head (the WebSocket
+    upgrade, or an HTTP request); then it is closed (``realtalk api``)."""
+    max_pending_connections: int = Field(default=128, ge=1)
+    """Connections that have not sent a request head yet; one more closes the oldest
+    of them (``realtalk api``). Keep ``max_sessions`` + this under the file limit."""
     drain_timeout: float = Field(default=10.0, ge=0)
     """After input ends, how long the reply in flight may keep streaming."""
     shutdown_grace: float = Field(default=15.0, ge=0)

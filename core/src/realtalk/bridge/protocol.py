@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Final
@@ -45,6 +46,11 @@ CLOSE_RATE: Final = 4429
 """The client sent faster than ``limits`` allow (a flood)."""
 CLOSE_SLOW_CONSUMER: Final = 4410
 """The client stopped reading and undroppable events piled up."""
+
+URGENT_SEND: Final = "realtalk.urgent_send"
+"""ASGI extension of ``realtalk api``'s server, and the message key using it: a
+``websocket.send``/``websocket.close`` marked with it is written without waiting for
+the client to read (the bridge's final error event and close frame)."""
 
 OVERRIDE_FIELDS: Final = frozenset(
     {
@@ -134,10 +140,70 @@ class ControlFrame:
 ClientFrame = TextFrame | ImageFrame | ControlFrame
 
 
+MAX_NUMBER_CHARS: Final = 100
+"""Longest JSON number a client frame may hold (no field needs more; Python refuses to
+convert integers of over 4,300 digits, and converting long ones costs quadratic time)."""
+
+
+class _Refused(ValueError):
+    """A JSON value the bridge refuses while parsing (the reason is client-safe)."""
+
+
+def _parse_int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise _Refused(f"a number of {len(text)} characters (at most {MAX_NUMBER_CHARS})")
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("a number out of range")
+    return value
+
+
+def _parse_constant(name: str) -> Any:
+    raise _Refused(f"{name}, which is not JSON")
+
+
+def _check_strings(value: object) -> None:
+    """Refuse strings that are not Unicode text: a lone surrogate (``"\\ud800"``) decodes
+    from JSON but cannot be encoded, stored or sent on."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Refused("a string with a lone surrogate (not Unicode text)") from None
+
+
 def _load_object(text: str, what: str) -> dict[str, Any]:
+    """Parse a client's JSON object; anything else is a ``bad_frame`` ProtocolError.
+
+    Refused at this boundary, so no later layer (validation, persistence, the provider's
+    serialiser) meets them: malformed or too deeply nested JSON, numbers over
+    ``MAX_NUMBER_CHARS`` characters, NaN/Infinity, and lone surrogates in strings.
+    """
     try:
-        value = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+        value = json.loads(
+            text,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+            parse_constant=_parse_constant,
+        )
+        _check_strings(value)
+    except _Refused as exc:
+        raise ProtocolError("bad_frame", f"{what} holds {exc}") from None
+    except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
         raise ProtocolError("bad_frame", f"{what} is not valid JSON") from None
     if not isinstance(value, dict):
         raise ProtocolError(
@@ -316,6 +382,13 @@ def encode_event(event: Any) -> str | bytes:
     return event_to_json(event)
 
 
+def frame_too_big_message(size: int | None, limit: int) -> str:
+    """The ``frame_too_big`` event's text (``size`` None: not known, e.g. compressed)."""
+    if size is None:
+        return f"a frame exceeds the limit of {limit} bytes"
+    return f"a frame of {size} bytes exceeds the limit of {limit}"
+
+
 def error_frame(code: str, message: str, *, fatal: bool = False) -> str:
     return event_to_json(ErrorEvent(code=code, message=message, fatal=fatal))
 
@@ -335,6 +408,7 @@ __all__ = [
     "OVERRIDE_FIELDS",
     "SUBPROTOCOL",
     "UPSTREAM_TYPES",
+    "URGENT_SEND",
     "ClientFrame",
     "ControlFrame",
     "ImageFrame",
@@ -345,6 +419,7 @@ __all__ = [
     "check_audio_frame",
     "encode_event",
     "error_frame",
+    "frame_too_big_message",
     "parse_client_frame",
     "parse_session_request",
 ]

@@ -102,8 +102,12 @@ class LiveSession:
         queue_factory: Callable[[], InputQueue],
         checkpointer: Any = None,
         clock: Callable[[], float] | None = None,
+        check_overrides: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.ws = websocket
+        self.check_overrides = check_overrides
+        """Raises ProtocolError for overrides the app cannot serve (e.g. another
+        provider's model); a refused first frame may be sent again."""
         self.app = app
         self.principal = principal
         self.limits = limits
@@ -222,14 +226,8 @@ class LiveSession:
         text = message.get("text")
         size = len(data) if data is not None else len(text.encode()) if text else 0
         if size > self.limits.max_frame_bytes:
-            raise _Closed(
-                p.CLOSE_TOO_BIG,
-                "frame too big",
-                (
-                    "frame_too_big",
-                    f"a frame of {size} bytes exceeds the limit of {self.limits.max_frame_bytes}",
-                ),
-            )
+            why = p.frame_too_big_message(size, self.limits.max_frame_bytes)
+            raise _Closed(p.CLOSE_TOO_BIG, "frame too big", ("frame_too_big", why))
         if not self.rate.allow(size):
             raise _Closed(
                 p.CLOSE_RATE,
@@ -255,7 +253,10 @@ class LiveSession:
                 )
                 continue
             try:
-                return p.parse_session_request(text, self.allowed)
+                request = p.parse_session_request(text, self.allowed)
+                if self.check_overrides is not None:
+                    self.check_overrides(request.overrides)
+                return request
             except p.ProtocolError as exc:
                 await self._send_now(event_to_json(exc.to_event()))
 
@@ -437,11 +438,13 @@ class LiveSession:
 
     # ----------------------------------------------------------------- socket
 
-    async def _send_now(self, frame: str | bytes) -> bool:
+    async def _send_now(self, frame: str | bytes, *, urgent: bool = False) -> bool:
         if self._client_gone or self._closed:
             return False
         try:
-            if isinstance(frame, bytes):
+            if urgent:
+                await self.ws.send({"type": "websocket.send", "text": frame, p.URGENT_SEND: True})
+            elif isinstance(frame, bytes):
                 await self.ws.send_bytes(frame)
             else:
                 await self.ws.send_text(frame)
@@ -450,18 +453,30 @@ class LiveSession:
             return False
         return True
 
+    def _urgent_sends(self) -> bool:
+        """True when the server writes final frames to a client that stopped reading."""
+        scope = getattr(self.ws, "scope", None) or {}
+        return p.URGENT_SEND in (scope.get("extensions") or {})
+
     async def _close_with(self, closed: _Closed) -> None:
-        """Send the reason and the close frame, bounded: a client that stopped reading
-        cannot hold the handler (the server's keepalive then drops the socket)."""
+        """Send the reason and the close frame. Under ``realtalk api`` both are written at
+        once, even to a client that stopped reading (its unsent backlog is dropped; it gets
+        them when it reads again); elsewhere the wait is bounded so such a client cannot
+        hold the handler."""
+        urgent = self._urgent_sends()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(CLOSE_SEND_TIMEOUT):
                 if closed.error is not None:
-                    await self._send_now(p.error_frame(*closed.error, fatal=True))
+                    await self._send_now(p.error_frame(*closed.error, fatal=True), urgent=urgent)
                 if self._client_gone or self._closed:
                     return
                 self._closed = True
                 with contextlib.suppress(Exception):
-                    await self.ws.close(closed.code, closed.reason)
+                    if urgent:
+                        close = {"code": closed.code, "reason": closed.reason, p.URGENT_SEND: True}
+                        await self.ws.send({"type": "websocket.close", **close})
+                    else:
+                        await self.ws.close(closed.code, closed.reason)
 
 
 async def _cancel(*tasks: asyncio.Task[None]) -> None:
