@@ -260,14 +260,22 @@ class AgentflowThreadStore:
     async def ledger_undelivered(self) -> list[LedgerEntry]:
         if not self._durable_ledger:
             return [e for e in self._ledger.values() if e.status == "finished" and not e.delivered]
-        thread = await self._thread() if self.checkpointer is not None else None
-        pending = (thread.metadata or {}).get(UNDELIVERED_KEY) or [] if thread else []
-        entries = []
-        for call_id in pending:
-            entry = await self.ledger_get(str(call_id))
-            if entry is not None and entry.status == "finished" and not entry.delivered:
-                entries.append(entry)
-        return entries
+        async with self._lock:
+            thread = await self._thread()
+            listed = (
+                [str(c) for c in (thread.metadata or {}).get(UNDELIVERED_KEY) or []]
+                if thread
+                else []
+            )
+            entries = []
+            for call_id in listed:
+                entry = await self.ledger_get(call_id)
+                if entry is not None and entry.status == "finished" and not entry.delivered:
+                    entries.append(entry)
+            still = [e.call_id for e in entries]
+            if still != listed:  # a process died between two ledger writes: tidy the list
+                await self._merge_metadata(**{UNDELIVERED_KEY: still})
+            return entries
 
 
 __all__ = ["HANDLE_KEY", "UNDELIVERED_KEY", "AgentflowThreadStore", "has_ledger"]
