@@ -321,3 +321,47 @@ async def test_text_turns_of_an_agentflow_text_graph_reseed_a_voice_session() ->
     assert ("assistant", "Your order 42 ships Monday.") in seeded
     texts = [m.text() for m in await checkpointer.alist_messages(thread_config("shared"))]
     assert texts[-2:] == ["and the voice?", "Monday."]
+
+
+def test_the_agentflow_import_alias_names_the_same_classes() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from agentflow.prebuilt.agent import AudioAgent as AliasAudioAgent
+    assert AliasAudioAgent is AgentflowAudioAgent
+    assert issubclass(AudioAgent, AliasAudioAgent)
+
+
+def test_sync_realtime_runs_a_session_outside_an_event_loop() -> None:
+    fake = FakeProvider([expect.text("hi"), emit.speech("Hello."), emit.turn_complete()])
+    graph = AudioAgent(MODEL, provider=fake).compile()
+    queue = _queue_with("hi")
+    seen = []
+    for event in graph.realtime(queue, {"thread_id": "sync"}):
+        seen.append(event.type)
+        if event.type == "turn_complete":
+            queue.close()
+    assert seen[-1] == "turn_complete"
+    fake.assert_done()
+
+
+def test_thread_history_written_by_agentflow_reads_back_for_reseeding() -> None:
+    from tenxgraph.core.state.message_block import ImageBlock, MediaRef, ToolResultBlock
+
+    from realtalk_agentflow.messages import to_realtalk_messages
+
+    call = Message(
+        role="assistant",
+        content=[],
+        tools_calls=[{"id": "t1", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}],
+    )
+    result = Message.tool_message([ToolResultBlock(call_id="t1", output="found")])
+    image = Message(role="user", content=[ImageBlock(media=MediaRef(url="https://x/y.png"))])
+    read = to_realtalk_messages([Message.text_message("hello"), call, result, image])
+    assert [(m.role, [b.type for b in m.content]) for m in read] == [
+        ("user", ["text"]),
+        ("assistant", ["tool_call"]),
+        ("tool", ["tool_result"]),
+    ]
+    assert read[2].content[0].model_dump()["name"] == "lookup"
