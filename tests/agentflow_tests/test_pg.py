@@ -24,6 +24,8 @@ from tenxgraph.storage.checkpointer import PgCheckpointer
 from realtalk_agentflow import AudioAgent
 from realtalk_testing import FakeProvider, emit, expect
 
+from ._crash_app import booking_tool
+from ._crash_app import script as crash_script
 from ._support import MODEL, run
 
 PG_URL = os.environ.get("REALTALK_TEST_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -182,10 +184,14 @@ async def test_kill_9_mid_session_then_restart_on_the_same_thread(
     assert first.returncode == -signal.SIGKILL
     assert seen[:3] == ["session_update", "input_transcript", "tool_call"]
 
-    second = await _phase("2", schema, "crash-t", marker)
-    out, err = await asyncio.wait_for(second.communicate(), 60)
-    assert second.returncode == 0, err.decode(errors="replace")
-    assert "turn_complete" in out.decode().split()
+    # the restart: another process (this one) on the same thread and database
+    fake = FakeProvider(crash_script("2"))
+    graph = AudioAgent(MODEL, tools=[booking_tool(str(marker))], provider=fake).compile(
+        checkpointer=checkpointer
+    )
+    events = await run(graph, _queue("are you there"), {"thread_id": "crash-t", **USER})
+    fake.assert_done()  # it connected with the handle phase 1 stored
+    assert [e.type for e in events][-1] == "turn_complete"
     assert marker.read_text().splitlines() == ["booked"]  # the tool ran once
     config = {"thread_id": "crash-t", **USER}
     texts = [(m.role, m.text()) for m in await checkpointer.alist_messages(config)]

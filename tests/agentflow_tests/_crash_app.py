@@ -3,7 +3,8 @@
 ``python _crash_app.py PHASE DSN REDIS SCHEMA THREAD MARKER``. Phase 1 books a table
 (the tool appends a line to MARKER), prints ``delivered`` once the ledger recorded that
 the result reached the model, then waits for input that never comes: the test kills it
-with SIGKILL. Phase 2 restarts on the same thread and must resume with the stored handle.
+with SIGKILL. Phase 2 (run by the test itself, another process) restarts on the same thread and must
+resume with the stored handle.
 """
 
 from __future__ import annotations
@@ -51,13 +52,20 @@ def script(phase: str) -> list[Any]:
     ]
 
 
-async def main(phase: str, dsn: str, redis: str, schema: str, thread: str, marker: str) -> None:
+def booking_tool(marker: str) -> Any:
+    """``book_table``, appending a line to ``marker`` each time it runs."""
+
     def book_table(city: str) -> str:
         """Book a table in a city."""
         with open(marker, "a", encoding="utf-8") as out:
             out.write("booked\n")
         return f"booked in {city}"
 
+    return book_table
+
+
+async def main(phase: str, dsn: str, redis: str, schema: str, thread: str, marker: str) -> None:
+    book_table = booking_tool(marker)
     checkpointer = Reporting(postgres_dsn=dsn, redis_url=redis, schema=schema)
     await checkpointer.asetup()
     graph = AudioAgent(MODEL, tools=[book_table], provider=FakeProvider(script(phase))).compile(
