@@ -365,3 +365,33 @@ def test_thread_history_written_by_agentflow_reads_back_for_reseeding() -> None:
         ("tool", ["tool_result"]),
     ]
     assert read[2].content[0].model_dump()["name"] == "lookup"
+
+
+async def test_barge_in_reaches_the_caller_as_agentflow_interrupted_and_ends_the_turn() -> None:
+    fired: list[str] = []
+
+    class Hooks(GraphLifecycleHook):
+        async def on_turn_end(self, context: Any, state: Any, turn: int) -> Any:
+            fired.append(f"turn_end {turn}")
+            return state
+
+    callbacks = CallbackManager()
+    callbacks.register_lifecycle_hook(Hooks())
+    fake = FakeProvider(
+        [
+            expect.text("talk"),
+            emit.output_transcript("Well,", finished=False),
+            emit.interrupted(),
+            emit.turn_complete(),
+        ]
+    )
+    graph = AudioAgent(MODEL, provider=fake).compile(callback_manager=callbacks)
+    events = await run(graph, _queue_with("talk"), {"thread_id": "barge"})
+    assert [type(e) for e in events] == [
+        af_events.OutputTranscriptEvent,
+        af_events.OutputTranscriptEvent,  # what was said before the barge-in, finished
+        af_events.InterruptedEvent,
+        af_events.TurnCompleteEvent,
+    ]
+    assert (events[1].text, events[1].finished) == ("Well,", True)
+    assert fired == ["turn_end 1"]
