@@ -395,3 +395,41 @@ async def test_barge_in_reaches_the_caller_as_agentflow_interrupted_and_ends_the
     ]
     assert (events[1].text, events[1].finished) == ("Well,", True)
     assert fired == ["turn_end 1"]
+
+
+async def test_tools_tags_narrow_what_a_session_advertises_never_widen() -> None:
+    from tenxgraph.utils.decorators import tool as agentflow_tool
+
+    @agentflow_tool(tags={"weather"})
+    def forecast(city: str) -> str:
+        """Forecast for a city."""
+        return city
+
+    @agentflow_tool(tags={"booking"})
+    def reserve(city: str) -> str:
+        """Reserve in a city."""
+        return city
+
+    def session(realtime: dict[str, Any], base: list[str] | None) -> tuple[Any, Any, Any]:
+        advertised: list[set[str]] = []
+        fake = FakeProvider(
+            [
+                expect.connect(
+                    check=lambda s: advertised.append({t.name for t in s.tools}) or True
+                ),
+                expect.text("hi"),
+                emit.turn_complete(),
+            ]
+        )
+        config = AgentflowConfig(model=MODEL, tools_tags=base)
+        graph = AudioAgent(
+            MODEL, realtime_config=config, tools=[forecast, reserve], provider=fake
+        ).compile()
+        return advertised, graph, {"thread_id": "tags", "realtime": realtime}
+
+    advertised, graph, config = session({"tools_tags": ["weather"]}, None)
+    await run(graph, _queue_with("hi"), config)
+    assert advertised == [{"forecast"}]
+    advertised, graph, config = session({"tools_tags": ["booking"]}, ["weather"])
+    await run(graph, _queue_with("hi"), config)
+    assert advertised == [{"forecast"}]  # a tag outside the agent's filter is not added
