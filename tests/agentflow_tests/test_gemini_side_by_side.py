@@ -168,3 +168,41 @@ async def test_two_concurrent_sessions_agentflow_crosses_them() -> None:
     assert sorted(on_b) == ["alpha", "beta"]
     assert not [f for f in server.received(1) if "realtimeInput" in f]
     assert a.finished() == [] and not report.ok
+
+
+async def test_stale_handle_reseeds_from_a_thread_an_agentflow_text_graph_wrote() -> None:
+    from tenxgraph.core.state import Message
+    from tenxgraph.utils.thread_info import ThreadInfo
+
+    checkpointer: InMemoryCheckpointer[AgentState] = InMemoryCheckpointer()
+    config = thread_config("shared")
+    await checkpointer.aput_thread(
+        config,
+        ThreadInfo(
+            thread_id="shared", user_id="anonymous", metadata={"resumption_handle": "stale-handle"}
+        ),
+    )
+    await checkpointer.aput_messages(
+        config,
+        [
+            Message.text_message("My name is Ada."),
+            Message.text_message("Hello Ada.", role="assistant"),
+        ],
+    )
+    async with FakeGeminiServer(SHIPPED / "stale_handle.jsonl") as server:
+        graph = realtalk_graph(server, checkpointer=checkpointer)
+        out = await drive(graph, _queue(audio=SECOND), {"thread_id": "shared"})
+        sent = server.received(2)
+    assert not out.timed_out
+    # the fresh session got the text turns as context, without a request to reply
+    assert sent[1] == {
+        "clientContent": {
+            "turns": [
+                {"role": "user", "parts": [{"text": "My name is Ada."}]},
+                {"role": "model", "parts": [{"text": "Hello Ada."}]},
+            ],
+            "turnComplete": False,
+        }
+    }
+    thread = await checkpointer.aget_thread(config)
+    assert thread is not None and (thread.metadata or {})["resumption_handle"] == "handle-1"
