@@ -433,3 +433,27 @@ async def test_tools_tags_narrow_what_a_session_advertises_never_widen() -> None
     advertised, graph, config = session({"tools_tags": ["booking"]}, ["weather"])
     await run(graph, _queue_with("hi"), config)
     assert advertised == [{"forecast"}]  # a tag outside the agent's filter is not added
+
+
+async def test_agentflow_tool_callbacks_fire_around_a_live_tool_call() -> None:
+    from tenxgraph.utils.callbacks import CallbackContext, InvocationType
+
+    SEEN.clear()
+    calls: list[str] = []
+
+    def before(context: CallbackContext, data: Any) -> Any:
+        calls.append(f"before {context.function_name}")
+        return data
+
+    def after(context: CallbackContext, data: Any, output: Any) -> Any:
+        calls.append(f"after {context.function_name}")
+        return output
+
+    callbacks = CallbackManager()
+    callbacks.register_before_invoke(InvocationType.TOOL, before)
+    callbacks.register_after_invoke(InvocationType.TOOL, after)
+    fake = FakeProvider([*tool_turn("c3"), expect.close()])
+    graph = AudioAgent(MODEL, tools=[book_table], provider=fake).compile(callback_manager=callbacks)
+    await run(graph, _queue_with("book Paris"), {"thread_id": "cb"})
+    fake.assert_done()
+    assert calls == ["before book_table", "after book_table"]
