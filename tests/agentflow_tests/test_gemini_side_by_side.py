@@ -7,6 +7,7 @@ FakeGeminiServer (TLS on 127.0.0.1). docs/agentflow.md records the findings.
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,35 @@ async def test_stale_handle_reseeds_from_a_thread_an_agentflow_text_graph_wrote(
     }
     thread = await checkpointer.aget_thread(config)
     assert thread is not None and (thread.metadata or {})["resumption_handle"] == "handle-1"
+
+
+async def test_the_same_graph_code_on_openai_realtime_through_the_real_sdk(
+    tmp_path: Path,
+) -> None:
+    """Not Gemini only: OpenAI Realtime through realtalk's plugin (the real openai SDK,
+    FakeOpenAIServer on 127.0.0.1) behind the same Agentflow graph and event classes."""
+    from realtalk_agentflow import AudioAgent
+    from realtalk_testing.openai_server import FakeOpenAIServer
+
+    def get_weather(city: str) -> dict[str, Any]:
+        """Weather for a city."""
+        return {"sky": "sunny", "temp_c": 20}
+
+    # Agentflow's ToolNode hands a dict result on as a one-item list (as in text mode):
+    # the shipped cassette expects the plain object, this copy the ToolNode's shape
+    shipped = (SHIPPED / "openai" / "tool_call.jsonl").read_text(encoding="utf-8")
+    plain = json.dumps(json.dumps({"sky": "sunny", "temp_c": 20}))[1:-1]
+    listed = json.dumps(json.dumps([{"sky": "sunny", "temp_c": 20}]))[1:-1]
+    assert plain in shipped
+    cassette = tmp_path / "tool_call.jsonl"
+    cassette.write_text(shipped.replace(plain, listed), encoding="utf-8")
+    async with FakeOpenAIServer(cassette) as server:
+        graph = AudioAgent(
+            "gpt-realtime", tools=[get_weather], provider_options=server.provider_options
+        ).compile()
+        out = await drive(graph, _queue(audio=SECOND), {"thread_id": "oa"})
+    assert not out.timed_out
+    assert all(isinstance(e, af_events.BaseModel) for e in out.events)
+    calls = [(e.name, e.args) for e in out.events if e.type == "tool_call"]
+    assert calls == [("get_weather", {"city": "Paris"})]
+    assert out.types[-1] == "turn_complete"
