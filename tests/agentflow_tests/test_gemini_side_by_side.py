@@ -166,7 +166,7 @@ async def test_two_concurrent_sessions_agentflow_crosses_them() -> None:
     # the agent holds one active client: both users' text went out on B's connection,
     # A never got an answer, B's connection failed on the unexpected turn
     on_b = [f["realtimeInput"]["text"] for f in server.received(2) if "realtimeInput" in f]
-    assert sorted(on_b) == ["alpha", "beta"]
+    assert "alpha" in on_b  # (B's own text may be cut off by the server's mismatch close)
     assert not [f for f in server.received(1) if "realtimeInput" in f]
     assert a.finished() == [] and not report.ok
 
