@@ -35,6 +35,7 @@ class WavInfo:
 def _to_int16_mono(raw: bytes, width: int, channels: int) -> Any:
     import numpy as np
 
+    samples: Any  # integer samples, then (several channels) their float mean
     if width == 1:  # unsigned 8-bit
         samples = (np.frombuffer(raw, dtype=np.uint8).astype(np.int32) - 128) << 8
     elif width == 2:
