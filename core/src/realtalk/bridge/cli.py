@@ -368,7 +368,7 @@ __all__ = [
     "loop_factory",
     "main",
     "process_local_checkpointer",
-    "serves_offline_demo",
     "serve",
     "serve_workers",
+    "serves_offline_demo",
 ]

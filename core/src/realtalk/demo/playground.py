@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,14 @@ MIN_TURN_SECONDS = 1.2
 """The cassette plays its transcript after one second of audio: a turn is never shorter."""
 MAX_TURN_SECONDS = 15.0
 """A turn that never falls silent (a noisy room) ends here anyway."""
+
+
+def _import_replay_modules() -> None:
+    with contextlib.suppress(ImportError):
+        import google.genai  # noqa: F401
+
+        import realtalk_gemini  # noqa: F401
+        import realtalk_testing  # noqa: F401
 
 
 def _rms(pcm: bytes) -> float:
@@ -93,6 +102,16 @@ class OfflineDemoApp:
 
     def __init__(self) -> None:
         self._question: bytes | None = None
+        self._warming: threading.Thread | None = None
+
+    def warm_up(self) -> None:
+        """Import the replay's heavy modules (google-genai takes seconds on a busy
+        machine) in the background now, not while the first client waits for its answer."""
+        if self._warming is None:
+            self._warming = threading.Thread(
+                target=_import_replay_modules, name="realtalk-demo-warm-up", daemon=True
+            )
+            self._warming.start()
 
     def _bundled_question(self) -> bytes:
         if self._question is None:
@@ -106,6 +125,7 @@ class OfflineDemoApp:
 
     async def arealtime(self, queue: Any, config: dict[str, Any]) -> AsyncIterator[Any]:
         thread_id = str(config.get("thread_id") or "offline-demo")
+        self.warm_up()
         rounds: asyncio.Queue[_Round | None] = asyncio.Queue()
         router = asyncio.create_task(self._route(queue, rounds))
         yield SessionStartedEvent(thread_id=thread_id)
@@ -190,6 +210,7 @@ class OfflineDemoApp:
 
 
 OFFLINE_DEMO = OfflineDemoApp()
-"""What ``realtalk api`` serves with no key and no config (``realtalk.demo.playground:OFFLINE_DEMO``)."""
+OFFLINE_DEMO.warm_up()  # imported by ``realtalk api`` as it starts: warm up meanwhile
+"""What ``realtalk api`` serves with no key and no config (its ``OFFLINE_DEMO_SPEC``)."""
 
 __all__ = ["BADGE", "NOTICE", "OFFLINE_DEMO", "OfflineDemoApp"]
