@@ -6,6 +6,7 @@ answer back, audio and transcripts, with the tool call and the planned rotation.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -32,7 +33,8 @@ async def recv_answer(ws: ClientConnection) -> tuple[list[dict[str, Any]], list[
     events: list[dict[str, Any]] = []
     audio: list[bytes] = []
     while not (events and events[-1]["type"] == "turn_complete" and audio):
-        more, chunks = await recv_until(ws, lambda e: e["type"] == "turn_complete")
+        async with asyncio.timeout(60):
+            more, chunks = await recv_until(ws, lambda e: e["type"] == "turn_complete")
         events += more
         audio += chunks
     return events, audio
@@ -53,8 +55,9 @@ async def test_realtalk_api_without_key_or_config_serves_the_offline_demo(
             pcm = question + silence
             for start in range(0, len(pcm), CHUNK):
                 await ws.send(pcm[start : start + CHUNK])
-            spoken, spoken_audio = await recv_answer(ws)
+            # Typed before the spoken answer arrived: the next question, answered next.
             await ws.send(json.dumps({"type": "text", "text": "and tomorrow?"}))
+            spoken, spoken_audio = await recv_answer(ws)
             typed, typed_audio = await recv_answer(ws)
             await ws.send(json.dumps({"type": "close"}))
             ended, _ = await recv_until(ws, lambda e: e["type"] == "session_ended")

@@ -155,7 +155,7 @@ class OfflineDemoApp:
                     rounds.put_nowait(current)
                 current.audio(item)
             elif isinstance(item, TextInput):
-                if current is None:
+                if current is None or current.ended:  # typed: a question, even mid-answer
                     current = _Round()
                     rounds.put_nowait(current)
                     current.question(self._bundled_question())
