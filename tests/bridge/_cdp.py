@@ -12,8 +12,11 @@ import base64
 import contextlib
 import itertools
 import json
+import math
 import re
 import shutil
+import struct
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,6 +43,19 @@ CHROMIUM_FLAGS = (
 
 def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def write_tone(path: Path, seconds: float, rate: int = 48000) -> None:
+    """A 300 Hz tone, mono PCM16: what the fake microphone 'says'."""
+    frames = b"".join(
+        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * n / rate)))
+        for n in range(int(seconds * rate))
+    )
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
 
 
 class Page:

@@ -140,10 +140,16 @@ __all__ = [
     "bridge_server",
     "connect",
     "live_url",
+    "offline_env",
     "recv_json",
     "recv_until",
     "serve",
 ]
+
+
+def offline_env() -> dict[str, str]:
+    """This environment without any provider key (``realtalk api`` serves the offline demo)."""
+    return {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
 
 
 async def start_realtalk_api(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,17 @@ from realtalk.config import INPUT_SAMPLE_RATE
 from realtalk.demo.main import BUNDLED_QUESTION, _data_file
 from realtalk.demo.wavfile import read_wav
 
-from ._support import ClientConnection, connect, live_url, realtalk_api, recv_json, recv_until
+from ._support import (
+    ClientConnection,
+    connect,
+    live_url,
+    offline_env,
+    realtalk_api,
+    recv_json,
+    recv_until,
+)
 
 CHUNK = INPUT_SAMPLE_RATE * 2 // 10  # 100 ms of PCM16
-
-
-def offline_env() -> dict[str, str]:
-    """This environment without any provider key."""
-    return {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
 
 
 async def recv_answer(ws: ClientConnection) -> tuple[list[dict[str, Any]], list[bytes]]:

@@ -7,11 +7,8 @@ Screenshots go to ``$REALTALK_ARTIFACTS`` (or the test's tmp dir); the path is p
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
-import struct
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +20,14 @@ from realtalk.checkpoint import InMemoryCheckpointer
 from realtalk.demo.main import BUNDLED_QUESTION, _data_file
 from realtalk_testing import FakeProvider, emit, end, expect
 
-from ._cdp import Page, chromium, find_chromium
-from ._support import realtalk_api, serve
-from .test_offline_demo import offline_env
+from ._cdp import Page, chromium, write_tone
+from ._support import offline_env, realtalk_api, serve
 
 DOCS_IMAGE = Path(__file__).resolve().parents[2] / "docs" / "images" / "playground.png"
 LONG_WORD = "x" * 600  # one unbreakable word: must wrap, not widen the page
 
 
-@pytest.fixture(autouse=True)
-def _needs_chromium() -> None:
-    if find_chromium() is not None:
-        return
-    message = "needs Debian's chromium (apt-get install chromium)"
-    if os.environ.get("REALTALK_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{message}; REALTALK_REQUIRE_BROWSER=1 requires it", pytrace=False)
-    pytest.skip(message)
+pytestmark = pytest.mark.usefixtures("needs_chromium")
 
 
 @pytest.fixture
@@ -53,19 +42,6 @@ async def shoot(page: Page, folder: Path, name: str) -> Path:
     path = await page.screenshot(folder / f"{name}.png")
     print(f"screenshot: {path}")
     return path
-
-
-def write_tone(path: Path, seconds: float, rate: int = 48000) -> None:
-    """A 300 Hz tone, mono PCM16, as the fake microphone's voice."""
-    frames = b"".join(
-        struct.pack("<h", int(8000 * math.sin(2 * math.pi * 300 * n / rate)))
-        for n in range(int(seconds * rate))
-    )
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(frames)
 
 
 def weather(city: str) -> str:
