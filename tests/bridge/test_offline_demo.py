@@ -2,7 +2,8 @@
 
 Through the real CLI subprocess and a WebSocket client: a spoken question (the demo's
 bundled one, streamed as a microphone would) and then a typed one each get the recorded
-answer back, audio and transcripts, with the tool call and the planned rotation."""
+answer back, audio and transcripts, with the tool call and the planned rotation. The
+offline app's turn taking is checked directly, on its own input queue."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ import httpx
 
 from realtalk.config import INPUT_SAMPLE_RATE
 from realtalk.demo.main import BUNDLED_QUESTION, _data_file
+from realtalk.demo.playground import OfflineDemoApp
 from realtalk.demo.wavfile import read_wav
+from realtalk.queue import LiveInputQueue
 
 from ._support import (
     ClientConnection,
@@ -83,3 +86,29 @@ async def test_realtalk_api_without_key_or_config_serves_the_offline_demo(
         assert sum(len(a) for a in audio) > 24000 * 2  # over a second of 24 kHz speech
         assert "error" not in kinds, events
     assert close_code == 1000 and ended[-1]["type"] == "session_ended"
+
+
+async def collect(app: OfflineDemoApp, queue: LiveInputQueue) -> list[Any]:
+    async with asyncio.timeout(60):
+        return [event async for event in app.arealtime(queue, {"thread_id": "t"})]
+
+
+async def test_an_open_microphone_in_a_quiet_room_asks_nothing() -> None:
+    queue = LiveInputQueue()
+    for _ in range(100):  # two seconds of near-silence
+        queue.send_audio(b"\x10\x00" * 320, INPUT_SAMPLE_RATE)
+    queue.close()
+    events = await collect(OfflineDemoApp(), queue)
+    assert [e.type for e in events] == ["session_started", "session_ended"]
+
+
+async def test_a_microphone_stopped_early_still_gets_the_answer() -> None:
+    question, _ = read_wav(_data_file(BUNDLED_QUESTION), INPUT_SAMPLE_RATE)
+    queue = LiveInputQueue(maxsize=10_000)
+    queue.send_audio(question[:INPUT_SAMPLE_RATE], INPUT_SAMPLE_RATE)  # half a second
+    queue.send_audio_stream_end()  # "Stop microphone", then hang up
+    queue.close()
+    events = await collect(OfflineDemoApp(), queue)
+    kinds = [e.type for e in events]
+    assert kinds[0] == "session_started" and kinds[-1] == "session_ended"
+    assert "turn_complete" in kinds and "audio_delta" in kinds and "error" not in kinds

@@ -86,12 +86,19 @@ class _Round:
     def question(self, pcm: bytes) -> None:
         if not self.ended:
             self.queue.send_audio(pcm, INPUT_SAMPLE_RATE)
+            self.seconds += len(pcm) / 2 / INPUT_SAMPLE_RATE
             self.end()
 
     def end(self) -> None:
-        if not self.ended:
-            self.ended = True
-            self.queue.send_audio_stream_end()
+        """The user's turn is over: pad it to what the cassette waits for, end the stream."""
+        if self.ended:
+            return
+        self.ended = True
+        short = MIN_TURN_SECONDS - self.seconds
+        if short > 0:  # the microphone stopped early: the replay still needs its second
+            self.queue.send_audio(b"\x00\x00" * int(short * INPUT_SAMPLE_RATE + 1))
+            self.seconds = MIN_TURN_SECONDS
+        self.queue.send_audio_stream_end()
 
 
 class OfflineDemoApp:

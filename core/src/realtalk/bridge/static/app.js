@@ -419,6 +419,7 @@
   function connect(options = {}) {
     if (ws) return Promise.resolve(state.threadId);
     clearTimeout(retryTimer);
+    retryTimer = null;
     const token = options.token ?? $("token").value.trim();
     const threadId = options.threadId ?? $("thread").value.trim();
     const url = options.url || `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/graph/live`;
@@ -476,7 +477,11 @@
       addRow("client", `closed ${why}: ${what}, reconnecting in ${Math.round(delay)} ms`, "warn");
       setStatus(`reconnecting: ${what}`, "reconnecting");
       notify({ type: "__reconnecting", code: ev.code, attempt: retries });
-      retryTimer = setTimeout(() => connect({ threadId: state.threadId ?? undefined, retry: true }), delay);
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        connect({ threadId: state.threadId ?? undefined, retry: true });
+      }, delay);
+      $("hangup").disabled = false; // hang up cancels the reconnect
       return;
     }
     stopMic({ sendEnd: false });
@@ -502,6 +507,17 @@
 
   function hangUp() {
     // The input ends; the reply in flight still streams, then the server closes.
+    if (!ws && retryTimer !== null) {
+      // Waiting to reconnect: stay disconnected instead.
+      clearTimeout(retryTimer);
+      retryTimer = null;
+      stopMic({ sendEnd: false });
+      addRow("client", "hang up: reconnecting cancelled", "client");
+      setStatus("ended", "ended");
+      $("hangup").disabled = true;
+      notify({ type: "__closed", code: state.closeCode });
+      return;
+    }
     if (!ws) return;
     hangingUp = true;
     setStatus("closing", "closing");
