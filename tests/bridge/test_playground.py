@@ -85,7 +85,7 @@ async def rows(page: Page) -> list[dict[str, Any]]:
 
 async def test_playground_shows_a_live_session(tmp_path: Path, artifacts: Path) -> None:
     wav = tmp_path / "mic.wav"
-    write_tone(wav, 8.0)  # still talking while the replies play: both meters move
+    write_tone(wav, 30.0)  # still talking while the replies play: both meters move
     provider = FakeProvider(
         [
             [
@@ -147,6 +147,9 @@ async def test_playground_shows_a_live_session(tmp_path: Path, artifacts: Path) 
             await page.evaluate("realtalk.until(e => e.type === '__closed')")
             final = await text_of(page, "status")
             responses = list(page.responses)
+            console = list(page.console)
+    print("responses:", responses)
+    assert console == [], console
     assert events_so_far == ["session_started"], events_so_far
     assert float(sent_shown.split()[0]) >= 0.8, sent_shown
     assert float(mic_bar.rstrip("%")) > 10, mic_bar
