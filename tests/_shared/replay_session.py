@@ -37,12 +37,19 @@ __all__ = [
 ]
 
 
+METRICS = frozenset({"metrics", "session_metrics"})
+"""The measured figures' events: timing-dependent, left out of the compact stream."""
+
+
 def compact_stream(events: Sequence[RealtimeEvent], *, skip: Collection[str] = ()) -> list[str]:
     """The event stream in a compact notation: each run of audio chunks is ``"audio"``;
     transcripts are ``in:``/``out:`` fragments and ``IN:``/``OUT:`` finished utterances;
-    every other event is its type followed by its fields (types in ``skip`` left out)."""
+    every other event is its type followed by its fields (types in ``skip`` and the
+    ``metrics``/``session_metrics`` events left out)."""
     out: list[str] = []
     for event in events:
+        if event.type in METRICS:
+            continue
         if isinstance(event, AudioDeltaEvent):
             assert event.sample_rate == 24000
             if out and out[-1] == "audio":

@@ -22,6 +22,7 @@ SCRIPTS = {
     "memory": ["import realtalk", "kib=", "ratio realtalk+gemini/raw"],
     "capacity": ["10 sessions", "p99_ms=", "cpu_s_per_session_min=", "ratio_to_target"],
     "runtime_path": ["us_per_event=", "runtime_cost=", "ratio realtalk/bare"],
+    "otel": ["cpu_per_30s=", "cpu_median_of_pairs=", "ratio on/off concurrent"],
 }
 TIMEOUT = 90
 

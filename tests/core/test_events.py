@@ -41,6 +41,40 @@ SAMPLES: list[typing.Any] = [
     ev.ErrorEvent(code="reconnect_failed", message="gave up after 5 attempts", fatal=True),
     ev.ReconnectedEvent(attempt=2, resumed=True),
     ev.InputDroppedEvent(audio_chunks=3, audio_bytes=1920, reason="queue full"),
+    ev.MetricsEvent(
+        turn=1,
+        provider="gemini",
+        model="gemini-live",
+        started_at=1.25,
+        ended_at=3.5,
+        input_end="audio_stream_end",
+        time_to_first_audio=0.75,
+        time_to_turn_end=2.75,
+        tool_calls=[
+            ev.ToolCallMetrics(
+                id="call-1", name="get_weather", started_at=1.3, duration=0.2, outcome="ok"
+            )
+        ],
+        reconnects=[
+            ev.ReconnectMetrics(attempt=1, resumed=True, cause="go_away", lost_at=2.0, gap=0.1)
+        ],
+        input_tokens=60,
+        output_tokens=40,
+    ),
+    ev.SessionMetricsEvent(
+        provider="gemini",
+        model="gemini-live",
+        duration=9.5,
+        turns=2,
+        interruptions=1,
+        go_aways=1,
+        time_to_first_audio=[0.75, 0.5],
+        input_dropped_chunks=3,
+        input_dropped_bytes=1920,
+        input_tokens=120,
+        output_tokens=80,
+        total_tokens=200,
+    ),
     ev.SessionEndedEvent(reason="closed"),
 ]
 

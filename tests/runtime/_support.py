@@ -71,8 +71,13 @@ async def collect(
     return events
 
 
+METRICS = frozenset({"metrics", "session_metrics"})
+"""The measured figures' events (tests/runtime/test_metrics.py checks them); ``types``
+leaves them out so stream assertions read as the conversation."""
+
+
 def types(events: list[RealtimeEvent]) -> list[str]:
-    return [e.type for e in events]
+    return [e.type for e in events if e.type not in METRICS]
 
 
 def of_type(events: list[RealtimeEvent], kind: str) -> list[Any]:

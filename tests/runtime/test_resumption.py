@@ -12,7 +12,7 @@ from realtalk.provider import SessionSetup
 from realtalk.runtime.clock import ManualClock
 from realtalk_testing import FakeProvider, emit, end, expect
 
-from ._support import MODEL, app_for, collect, of_type
+from ._support import MODEL, app_for, collect, of_type, types
 
 FAST = RealtimeConfig(model=MODEL, reconnect=ReconnectConfig(base_delay=0.1, jitter=0.0))
 CONFIG = {"thread_id": "t"}
@@ -266,6 +266,6 @@ async def test_a_rejected_handle_signalled_by_a_close_reconnects_fresh_at_once()
 async def test_a_fatal_provider_error_event_ends_the_session() -> None:
     fake = FakeProvider([emit.error("quota_exceeded", "out of quota", fatal=True), expect.close()])
     events = await collect(app_for(fake), LiveInputQueue(), CONFIG)
-    assert [e.type for e in events][-2:] == ["error", "session_ended"]
+    assert types(events)[-2:] == ["error", "session_ended"]
     assert of_type(events, "session_ended")[0].reason == "error"
     fake.assert_done()

@@ -165,6 +165,88 @@ class InputDroppedEvent(_Event):
     reason: str = ""
 
 
+class ToolCallMetrics(_Event):
+    """One tool call as measured by the runtime (part of ``metrics`` and ``session_metrics``).
+
+    ``started_at`` is seconds since the session started (when the ``tool_call`` event was
+    emitted); ``duration`` runs to its ``tool_result``. ``outcome`` is ``"ok"``,
+    ``"error"`` (it raised, timed out, was refused or unknown) or ``"cancelled"``."""
+
+    id: str
+    name: str
+    started_at: float
+    duration: float
+    outcome: Literal["ok", "error", "cancelled"]
+
+
+class ReconnectMetrics(_Event):
+    """One reconnect as measured by the runtime (part of ``metrics`` and ``session_metrics``).
+
+    ``cause`` is ``"go_away"`` (a planned rotation) or ``"disconnect"`` (the connection
+    dropped); ``lost_at`` is when the session stopped serving the old connection, in
+    seconds since the session started, and ``gap`` the seconds from then until the new
+    connection carried input again (``reconnected``)."""
+
+    attempt: int
+    resumed: bool
+    cause: Literal["go_away", "disconnect"]
+    lost_at: float
+    gap: float
+
+
+class MetricsEvent(_Event):
+    """Figures of one model turn, emitted once it has ended (see ``realtalk.metrics``).
+
+    Times are seconds; ``started_at``/``ended_at`` count from the session's start (the
+    turn starts at the model's first output and ends at ``turn_complete`` or
+    ``interrupted``). ``input_end`` says what marked the end of the user's input
+    (``"text"``, ``"activity_end"``, ``"audio_stream_end"`` sent, or ``"transcript"``: the
+    provider finished the user's utterance); the latencies run from it and are None when
+    nothing marked it. ``tool_calls`` and ``reconnects`` are those that finished since the
+    previous ``metrics`` event; the token counts come from the ``usage`` reports of the
+    turn (a report right after ``turn_complete`` still counts for the turn, which is why
+    this event follows it)."""
+
+    type: Literal["metrics"] = "metrics"
+    turn: int
+    provider: str = ""
+    model: str = ""
+    started_at: float
+    ended_at: float
+    interrupted: bool = False
+    input_end: Literal["text", "activity_end", "audio_stream_end", "transcript"] | None = None
+    time_to_first_audio: float | None = None
+    time_to_turn_end: float | None = None
+    tool_calls: list[ToolCallMetrics] = Field(default_factory=list)
+    reconnects: list[ReconnectMetrics] = Field(default_factory=list)
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class SessionMetricsEvent(_Event):
+    """Figures of the whole session, emitted just before ``session_ended``.
+
+    ``duration`` is seconds from ``session_started``; ``time_to_first_audio`` lists each
+    turn's latency that could be measured, in turn order. Token counts are the sums of
+    every ``usage`` report (None when the provider sent none)."""
+
+    type: Literal["session_metrics"] = "session_metrics"
+    provider: str = ""
+    model: str = ""
+    duration: float
+    turns: int = 0
+    interruptions: int = 0
+    go_aways: int = 0
+    time_to_first_audio: list[float] = Field(default_factory=list)
+    tool_calls: list[ToolCallMetrics] = Field(default_factory=list)
+    reconnects: list[ReconnectMetrics] = Field(default_factory=list)
+    input_dropped_chunks: int = 0
+    input_dropped_bytes: int = 0
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
 class SessionEndedEvent(_Event):
     """Last event of a session."""
 
@@ -190,6 +272,8 @@ RealtimeEvent = Annotated[
     | ErrorEvent
     | ReconnectedEvent
     | InputDroppedEvent
+    | MetricsEvent
+    | SessionMetricsEvent
     | SessionEndedEvent,
     Field(discriminator="type"),
 ]
@@ -222,15 +306,19 @@ __all__ = [
     "InputDroppedEvent",
     "InputTranscriptEvent",
     "InterruptedEvent",
+    "MetricsEvent",
     "OutputTranscriptEvent",
     "RealtimeEvent",
+    "ReconnectMetrics",
     "ReconnectedEvent",
     "SessionEndedEvent",
+    "SessionMetricsEvent",
     "SessionStartedEvent",
     "SessionUpdateEvent",
     "TextDeltaEvent",
     "ToolCallCancelledEvent",
     "ToolCallEvent",
+    "ToolCallMetrics",
     "ToolResultEvent",
     "TurnCompleteEvent",
     "UsageEvent",

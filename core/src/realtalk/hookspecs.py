@@ -17,6 +17,7 @@ from .provider import Provider, ProviderCapabilities
 
 if TYPE_CHECKING:
     from .checkpoint.base import Checkpointer
+    from .events import MetricsEvent, SessionMetricsEvent
 
 PROJECT = "realtalk"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -98,6 +99,12 @@ class RealtalkSpecs:
     @hookspec
     def realtalk_error(self, thread_id: str, code: str, message: str, fatal: bool) -> None:
         """An error event was emitted."""
+
+    @hookspec
+    def realtalk_metrics(self, thread_id: str, metrics: MetricsEvent | SessionMetricsEvent) -> None:
+        """Figures were measured: a ``metrics`` event at the end of each turn, then the
+        ``session_metrics`` summary just before ``session_end`` (see ``realtalk.metrics``).
+        Called synchronously, in event order; keep it quick."""
 
 
 __all__ = [

@@ -63,6 +63,7 @@ LIFECYCLE_HOOKS = frozenset(
         "realtalk_tool_result",
         "realtalk_reconnect",
         "realtalk_error",
+        "realtalk_metrics",
     }
 )
 """Hooks :func:`call_lifecycle` may call."""

@@ -29,6 +29,7 @@ from typing import Any
 from ..cli import Command
 from .config import BridgeConfig, ConfigError, is_object_spec, load_config
 from .logs import install_log_redaction
+from .observability import enable_observability
 
 DEFAULT_CONFIG = "realtalk.json"
 OFFLINE_DEMO_SPEC = "realtalk.demo.playground:OFFLINE_DEMO"
@@ -190,12 +191,23 @@ async def serve(
 
     ``sockets``: listen on these (a worker of ``--workers``) instead of binding
     ``config.host``/``config.port``; ``workers`` > 1 refuses a process-local checkpointer.
+    ``"observability"`` is set up first (in each worker) and flushed last.
     """
+    tune_gc()
+    stop_observability = enable_observability(config.observability)
+    try:
+        await _serve(config, log_level, sockets=sockets, workers=workers)
+    finally:
+        stop_observability()  # flushes the spans of the last sessions
+
+
+async def _serve(
+    config: BridgeConfig, log_level: str, *, sockets: list[socket.socket] | None, workers: int
+) -> None:
     import uvicorn
 
     from .app import create_app
 
-    tune_gc()
     asgi = create_app(config)
     bridge = asgi.state.bridge
     why = process_local_checkpointer(bridge.checkpointer) if workers > 1 else None

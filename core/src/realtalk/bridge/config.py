@@ -1,9 +1,9 @@
 """``realtalk.json``: what ``realtalk api`` serves and how.
 
 The file names the agent (``"module:attr"``), the checkpointer (a URL or ``"module:attr"``),
-an optional ``.env`` file, and the ``auth``, ``limits``, ``overrides`` and ``tokens``
-sections. Everything is validated when the file is read, so a typo fails at startup with
-the field's name instead of on the first connection.
+an optional ``.env`` file, and the ``auth``, ``limits``, ``overrides``, ``tokens`` and
+``observability`` sections. Everything is validated when the file is read, so a typo fails
+at startup with the field's name instead of on the first connection.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -39,6 +39,22 @@ class TokensConfig(BaseModel):
     new_session_seconds: int = Field(default=60, ge=10, le=72_000)
 
 
+class ObservabilityConfig(BaseModel):
+    """OpenTelemetry for every session the server runs (needs ``realtalk-otel``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    otel: bool = False
+    """Trace sessions and record their metrics with realtalk-otel."""
+    exporter: Literal["none", "console", "otlp"] = "none"
+    """``"none"``: the process's own OpenTelemetry setup (e.g. ``opentelemetry-instrument``);
+    ``"console"``: spans and metrics printed to stderr; ``"otlp"``: OTLP/HTTP to
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (needs opentelemetry-exporter-otlp-proto-http)."""
+    service_name: str = "realtalk"
+    capture_tool_arguments: bool = False
+    """Record tool call arguments on their spans (off: they may hold what the user said)."""
+
+
 class BridgeConfig(BaseModel):
     """The parsed ``realtalk.json``."""
 
@@ -57,6 +73,7 @@ class BridgeConfig(BaseModel):
     overrides: list[str] = Field(default_factory=lambda: list(DEFAULT_OVERRIDES))
     """Per-session fields a client may set in its first frame."""
     tokens: TokensConfig = Field(default_factory=TokensConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     """Directory that relative paths and agent modules are resolved against."""
 
@@ -157,6 +174,7 @@ def is_object_spec(value: str) -> bool:
 __all__ = [
     "BridgeConfig",
     "ConfigError",
+    "ObservabilityConfig",
     "TokensConfig",
     "import_object",
     "is_object_spec",

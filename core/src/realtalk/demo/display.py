@@ -2,15 +2,15 @@
 
 Transcripts grow in place as fragments arrive (one line per utterance), everything else
 gets a line of its own: tool calls and results, the ``go_away`` and the reconnect,
-errors. :class:`SessionStats` counts what the summary reports, independent of printing.
+errors. :class:`SessionStats` keeps what the summary reports, independent of printing: the
+session's own measured figures (its ``session_metrics`` event, see ``realtalk.metrics``)
+plus the audio and transcripts the demo saw.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -26,6 +26,7 @@ from ..events import (
     RealtimeEvent,
     ReconnectedEvent,
     SessionEndedEvent,
+    SessionMetricsEvent,
     SessionStartedEvent,
     SessionUpdateEvent,
     TextDeltaEvent,
@@ -39,57 +40,61 @@ from ..events import (
 
 @dataclass
 class SessionStats:
-    """What happened in one session, for the summary."""
+    """What happened in one session, for the summary.
 
-    clock: Callable[[], float] = time.monotonic
-    turns: int = 0
-    interruptions: int = 0
-    tool_calls: int = 0
-    reconnects: int = 0
-    resumed: int = 0
-    go_aways: int = 0
+    Turns, tool calls, reconnects and latency are the session's own figures (its
+    ``session_metrics`` event); the demo adds the audio and the words it saw."""
+
+    metrics: SessionMetricsEvent | None = None
     errors: list[str] = field(default_factory=list)
     audio_in_seconds: float = 0.0
     audio_out_bytes: int = 0
     audio_out_rate: int = 24000
-    input_done_at: float | None = None
-    first_audio_at: float | None = None
     user_text: list[str] = field(default_factory=list)
     agent_text: list[str] = field(default_factory=list)
     ended: str = ""
-
-    def input_finished(self) -> None:
-        """Mark the end of the user's input (the start of latency to first audio)."""
-        self.input_done_at = self.clock()
 
     @property
     def audio_out_seconds(self) -> float:
         return pcm16_seconds(self.audio_out_bytes, self.audio_out_rate)
 
     @property
+    def turns(self) -> int:
+        return self.metrics.turns if self.metrics else 0
+
+    @property
+    def interruptions(self) -> int:
+        return self.metrics.interruptions if self.metrics else 0
+
+    @property
+    def tool_calls(self) -> int:
+        return len(self.metrics.tool_calls) if self.metrics else 0
+
+    @property
+    def reconnects(self) -> int:
+        return len(self.metrics.reconnects) if self.metrics else 0
+
+    @property
+    def resumed(self) -> int:
+        return sum(r.resumed for r in self.metrics.reconnects) if self.metrics else 0
+
+    @property
+    def go_aways(self) -> int:
+        return self.metrics.go_aways if self.metrics else 0
+
+    @property
     def latency_to_first_audio(self) -> float | None:
-        if self.input_done_at is None or self.first_audio_at is None:
-            return None
-        return max(0.0, self.first_audio_at - self.input_done_at)
+        """The first turn's time from the end of the input to the model's first audio."""
+        latencies = self.metrics.time_to_first_audio if self.metrics else []
+        return latencies[0] if latencies else None
 
     def observe(self, event: RealtimeEvent) -> None:
         match event:
             case AudioDeltaEvent():
-                if self.first_audio_at is None:
-                    self.first_audio_at = self.clock()
                 self.audio_out_bytes += len(event.data)
                 self.audio_out_rate = event.sample_rate
-            case TurnCompleteEvent():
-                self.turns += 1
-            case InterruptedEvent():
-                self.interruptions += 1
-            case ToolCallEvent():
-                self.tool_calls += 1
-            case GoAwayEvent():
-                self.go_aways += 1
-            case ReconnectedEvent():
-                self.reconnects += 1
-                self.resumed += int(event.resumed)
+            case SessionMetricsEvent():
+                self.metrics = event
             case ErrorEvent():
                 self.errors.append(f"{event.code}: {event.message}")
             case InputTranscriptEvent(finished=True):
@@ -225,6 +230,7 @@ def format_summary(
             "latency to first audio",
             "n/a" if latency is None else f"{latency:.2f} s ({origin})",
         ),
+        ("tokens", _tokens(stats.metrics)),
         *rows,
     ]
     if stats.errors:
@@ -232,6 +238,12 @@ def format_summary(
     width = max(len(name) for name, _ in lines)
     body = "\n".join(f"  {name.ljust(width)}  {value}" for name, value in lines)
     return f"Summary\n{body}"
+
+
+def _tokens(metrics: SessionMetricsEvent | None) -> str:
+    if metrics is None or metrics.total_tokens is None:
+        return "n/a"
+    return f"{metrics.input_tokens} in + {metrics.output_tokens} out"
 
 
 def format_json_summary(stats: SessionStats, extra: dict[str, Any]) -> dict[str, Any]:
@@ -245,6 +257,7 @@ def format_json_summary(stats: SessionStats, extra: dict[str, Any]) -> dict[str,
         "resumed": stats.resumed,
         "go_aways": stats.go_aways,
         "latency_to_first_audio": stats.latency_to_first_audio,
+        "metrics": stats.metrics.model_dump(mode="json") if stats.metrics else None,
         "errors": stats.errors,
         "user": stats.user_text,
         "agent": stats.agent_text,

@@ -117,7 +117,7 @@ def input_audio(question: bytes) -> bytes:
     return question + b"\x00\x00" * int(INPUT_SAMPLE_RATE * TRAILING_SILENCE_SECONDS)
 
 
-async def _feed(queue: Any, pcm: bytes, plan: DemoPlan, stats: SessionStats) -> None:
+async def _feed(queue: Any, pcm: bytes, plan: DemoPlan) -> None:
     """Stream ``pcm`` in 100 ms chunks (at speaking pace when live), then end the stream."""
     chunk = int(INPUT_SAMPLE_RATE * CHUNK_SECONDS) * 2
     for start in range(0, len(pcm), chunk):
@@ -125,7 +125,6 @@ async def _feed(queue: Any, pcm: bytes, plan: DemoPlan, stats: SessionStats) -> 
         if plan.realtime_pace:
             await asyncio.sleep(CHUNK_SECONDS)
     queue.send_audio_stream_end()
-    stats.input_finished()
 
 
 async def run_session(plan: DemoPlan, out: TextIO) -> DemoResult:
@@ -142,7 +141,7 @@ async def run_session(plan: DemoPlan, out: TextIO) -> DemoResult:
     async with _endpoint(plan) as (provider_options, endpoint):
         app = build_app(plan.model, provider_options, plan.voice)
         queue = LiveInputQueue(maxsize=10_000)
-        feeder = asyncio.create_task(_feed(queue, pcm, plan, stats))
+        feeder = asyncio.create_task(_feed(queue, pcm, plan))
         spoke = answered = rotating = False
         try:
             async with asyncio.timeout(plan.timeout):

@@ -112,6 +112,15 @@ async def _maybe_await(value: Any) -> Any:
     return value
 
 
+def notify_plugins(hook: str, /, **kwargs: Any) -> None:
+    """Run the plugins' hook ``realtalk_<hook>`` now, synchronously (hooks without user
+    handlers, such as ``metrics``); a failure is logged, never raised."""
+    try:
+        _call_plugins(hook, kwargs)
+    except Exception as exc:
+        log.warning("plugin hook realtalk_%s raised: %s", hook, exc)
+
+
 def _call_plugins(name: str, kwargs: dict[str, Any]) -> None:
     try:
         from ..plugins import call_lifecycle
@@ -120,4 +129,4 @@ def _call_plugins(name: str, kwargs: dict[str, Any]) -> None:
     call_lifecycle(name, **kwargs)
 
 
-__all__ = ["LIFECYCLE", "CallbackManager", "fire"]
+__all__ = ["LIFECYCLE", "CallbackManager", "fire", "notify_plugins"]
