@@ -166,10 +166,14 @@ async def test_playground_shows_a_live_session(tmp_path: Path, artifacts: Path) 
     assert go_away["cls"] == "warn" and "rotate" in go_away["text"]
     assert reconnected["text"] == "resumed the provider session (attempt 1)"
     assert any(r["type"] == "latency" for r in shown)
+    measured = [r["text"] for r in shown if r["type"] == "metrics"]  # the runtime's figures
+    print("metrics rows:", measured)
+    assert measured[0].startswith("turn 1 · first audio ") and "weather" in measured[0]
     assert audio_hidden and all(audio_hidden)  # the filter hides one type
     assert figures["reconnects"] == "1 (provider 1, bridge 0)"
     assert figures["received"].startswith("4.5 s")  # 1.5 s + 3 s of model audio
     assert "ms" in figures["latency"] and len(state["latencies"]) == 2
+    assert " · server " in figures["latency"], figures
     assert state["micPeak"] > 0.1 and state["speakerPeak"] > 0.05
     assert widths["page"] <= widths["view"] and widths["overflowing"] == 0, widths
     assert closing == "closing"

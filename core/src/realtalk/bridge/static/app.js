@@ -35,6 +35,7 @@
     speakerLevel: 0,
     speakerPeak: 0,
     latencies: [], // ms from the end of user speech or text to the first model audio
+    serverLatencies: [], // the same, as the runtime measured it (metrics events), in ms
     reconnects: { provider: 0, bridge: 0 },
     closeCode: null,
     closeReason: null,
@@ -193,8 +194,10 @@
     $("received").textContent =
       `${state.receivedAudioSeconds.toFixed(1)} s · ${state.receivedFrames} frames`;
     const lat = state.latencies;
+    const server = state.serverLatencies;
     $("latency").textContent = lat.length
-      ? `${Math.round(lat.at(-1))} ms (avg ${Math.round(lat.reduce((a, b) => a + b, 0) / lat.length)} ms, ${lat.length} turn${lat.length > 1 ? "s" : ""})`
+      ? `${Math.round(lat.at(-1))} ms (avg ${Math.round(lat.reduce((a, b) => a + b, 0) / lat.length)} ms, ${lat.length} turn${lat.length > 1 ? "s" : ""})` +
+        (server.length ? ` · server ${Math.round(server.at(-1))} ms` : "")
       : "–";
     const r = state.reconnects;
     $("reconnects").textContent = `${r.provider + r.bridge}` +
@@ -338,6 +341,24 @@
         return [`${event.code}: ${event.message}${event.fatal ? " (fatal)" : ""}`, event.fatal ? "bad" : "warn"];
       case "input_dropped":
         return [`${event.audio_chunks} audio chunks (${event.audio_bytes} bytes) dropped: ${event.reason}`, "warn"];
+      case "metrics": {
+        // The runtime's own figures of the turn (measured on the server).
+        const parts = [`turn ${event.turn}`];
+        if (event.time_to_first_audio !== null && event.time_to_first_audio !== undefined) {
+          parts.push(`first audio ${Math.round(event.time_to_first_audio * 1000)} ms after ${event.input_end}`);
+        }
+        for (const c of event.tool_calls || []) parts.push(`${c.name} ${Math.round(c.duration * 1000)} ms (${c.outcome})`);
+        for (const r of event.reconnects || []) parts.push(`${r.cause} gap ${Math.round(r.gap * 1000)} ms`);
+        if (event.interrupted) parts.push("interrupted");
+        if (event.output_tokens !== null && event.output_tokens !== undefined) parts.push(`${event.input_tokens ?? "?"}/${event.output_tokens} tokens`);
+        return [parts.join(" · "), "dim"];
+      }
+      case "session_metrics":
+        return [
+          `${event.turns} turns in ${event.duration.toFixed(1)} s, ${event.reconnects.length} reconnects, ` +
+            `${event.tool_calls.length} tool calls, ${event.interruptions} interruptions`,
+          "dim",
+        ];
       case "session_ended":
         return [event.reason || "", ""];
       default:
@@ -399,6 +420,11 @@
       }
       case "reconnected":
         state.reconnects.provider += 1;
+        break;
+      case "metrics":
+        if (event.time_to_first_audio !== null && event.time_to_first_audio !== undefined) {
+          state.serverLatencies.push(event.time_to_first_audio * 1000);
+        }
         break;
       case "error":
         state.errors.push(event);
