@@ -8,16 +8,19 @@ evaluates JavaScript in the page. Readiness is read from chromium's own output
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
 import re
 import shutil
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 
 CHROMIUM_FLAGS = (
@@ -41,6 +44,17 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def write_tone(path: Path, seconds: float, rate: int = 48000) -> None:
+    """A 300 Hz tone, mono PCM16: what the fake microphone 'says'."""
+    n = np.arange(int(seconds * rate))
+    frames = (8000 * np.sin(2 * np.pi * 300 * n / rate)).astype("<i2").tobytes()
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+
+
 class Page:
     """One page target: ``call`` a CDP method, ``evaluate`` JS (promises awaited)."""
 
@@ -50,6 +64,8 @@ class Page:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._listeners: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
         self.console: list[str] = []
+        self.responses: list[tuple[int, str]] = []
+        """(status, url) of every HTTP response the page got (after ``Network.enable``)."""
         self._reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -66,6 +82,9 @@ class Page:
                 self.console.append(
                     " ".join(str(a.get("value", a.get("description"))) for a in args)
                 )
+            elif method == "Network.responseReceived":
+                response = message["params"]["response"]
+                self.responses.append((int(response["status"]), response["url"]))
             elif method == "Runtime.exceptionThrown":
                 self.console.append(json.dumps(message["params"]["exceptionDetails"])[:500])
             for future in self._listeners.pop(method, []):
@@ -88,10 +107,20 @@ class Page:
         result: dict[str, Any] = reply.get("result", {})
         return result
 
-    async def evaluate(self, expression: str) -> Any:
-        result = await self.call(
-            "Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True
-        )
+    async def evaluate(self, expression: str, within: float = 30.0) -> Any:
+        """The value of ``expression`` (a promise is awaited, at most ``within`` s)."""
+        try:
+            async with asyncio.timeout(within):
+                result = await self.call(
+                    "Runtime.evaluate",
+                    expression=expression,
+                    awaitPromise=True,
+                    returnByValue=True,
+                )
+        except TimeoutError:
+            raise AssertionError(
+                f"page: {expression!r} did not settle in {within:g} s; console: {self.console}"
+            ) from None
         if "exceptionDetails" in result:
             raise RuntimeError(f"page error: {json.dumps(result['exceptionDetails'])[:800]}")
         return result["result"].get("value")
@@ -101,6 +130,16 @@ class Page:
         await self.call("Page.navigate", url=url)
         await loaded
 
+    async def screenshot(self, path: Path) -> Path:
+        """A PNG of the viewport, written to ``path``."""
+        shot = await self.call("Page.captureScreenshot", format="png")
+        await asyncio.to_thread(_write, path, base64.b64decode(shot["data"]))
+        return path
+
+    async def click(self, selector: str) -> None:
+        """Click the element ``selector`` names, as a user would (a real mouse event)."""
+        await self.evaluate(f"document.querySelector({json.dumps(selector)}).click()")
+
     async def close(self) -> None:
         self._reader.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -109,8 +148,11 @@ class Page:
 
 
 @contextlib.asynccontextmanager
-async def chromium(wav: Path, profile: Path) -> AsyncIterator[Page]:
-    """Headless chromium whose microphone plays ``wav`` once; yields its blank page."""
+async def chromium(
+    wav: Path, profile: Path, *, width: int = 1280, height: int = 960
+) -> AsyncIterator[Page]:
+    """Headless chromium whose microphone plays ``wav`` once; yields its blank page
+    (``width`` x ``height``, network events recorded in ``Page.responses``)."""
     binary = find_chromium()
     assert binary is not None
     proc = await asyncio.create_subprocess_exec(
@@ -118,6 +160,7 @@ async def chromium(wav: Path, profile: Path) -> AsyncIterator[Page]:
         *CHROMIUM_FLAGS,
         f"--user-data-dir={profile}",
         f"--use-file-for-fake-audio-capture={wav}%noloop",
+        f"--window-size={width},{height}",
         "about:blank",
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
@@ -145,6 +188,14 @@ async def chromium(wav: Path, profile: Path) -> AsyncIterator[Page]:
         page = Page(ws)
         await page.call("Page.enable")
         await page.call("Runtime.enable")
+        await page.call("Network.enable")
+        await page.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=width,
+            height=height,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         yield page
         drain.cancel()
     finally:
@@ -153,6 +204,11 @@ async def chromium(wav: Path, profile: Path) -> AsyncIterator[Page]:
         if proc.returncode is None:
             proc.kill()
         await proc.wait()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
 
 
 async def _drain(stream: asyncio.StreamReader) -> None:

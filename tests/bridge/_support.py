@@ -140,24 +140,38 @@ __all__ = [
     "bridge_server",
     "connect",
     "live_url",
+    "offline_env",
     "recv_json",
     "recv_until",
     "serve",
 ]
 
 
+def offline_env() -> dict[str, str]:
+    """This environment without any provider key (``realtalk api`` serves the offline demo)."""
+    return {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+
+
 async def start_realtalk_api(
-    workdir: Path, *args: str, node: str = "1"
+    workdir: Path,
+    *args: str,
+    node: str = "1",
+    config: bool = True,
+    env: dict[str, str] | None = None,
 ) -> asyncio.subprocess.Process:
-    """``python -m realtalk api --port 0 ARGS`` in ``workdir``, its log on stderr."""
-    env = {**os.environ, "REALTALK_TEST_NODE": node, "PYTHONUNBUFFERED": "1"}
+    """``python -m realtalk api --port 0 ARGS`` in ``workdir``, its log on stderr.
+
+    ``config``: pass ``--config workdir/realtalk.json`` (False: the command's default);
+    ``env``: the environment (default: this process's)."""
+    env = {**(os.environ if env is None else env), "REALTALK_TEST_NODE": node}
+    env["PYTHONUNBUFFERED"] = "1"
+    options = ["--config", str(workdir / "realtalk.json")] if config else []
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "realtalk",
         "api",
-        "--config",
-        str(workdir / "realtalk.json"),
+        *options,
         "--port",
         "0",
         "--log-level",
@@ -173,13 +187,18 @@ async def start_realtalk_api(
 
 @asynccontextmanager
 async def realtalk_api(
-    workdir: Path, *args: str, node: str = "1", processes: int = 1
+    workdir: Path,
+    *args: str,
+    node: str = "1",
+    processes: int = 1,
+    config: bool = True,
+    env: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[str, asyncio.subprocess.Process, list[str]]]:
     """``realtalk api`` on an ephemeral port; yields (host:port, process, log lines).
 
     Ready once uvicorn said where it runs and ``processes`` applications (workers) said
     their startup is complete, read from the log as it is written (no polling)."""
-    proc = await start_realtalk_api(workdir, *args, node=node)
+    proc = await start_realtalk_api(workdir, *args, node=node, config=config, env=env)
     assert proc.stderr is not None
     lines: list[str] = []
     addr: str | None = None

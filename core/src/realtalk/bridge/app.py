@@ -2,7 +2,7 @@
 
 Routes: ``/v1/graph/live`` (WebSocket, the live protocol), ``/healthz`` (JSON status; 503
 while draining so load balancers stop routing), ``/v1/tokens`` (POST, ephemeral provider
-tokens), ``/`` (the browser page) and ``/static/...``.
+tokens), ``/`` (the browser page), ``/favicon.ico`` and ``/static/...``.
 
 Mounting it elsewhere: ``app = create_app(load_config("realtalk.json"))`` is a regular
 ASGI app. Call ``await app.state.bridge.drain()`` before your server closes WebSockets
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
@@ -21,7 +22,13 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import HTTPConnection, Request
-from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
@@ -294,6 +301,22 @@ class Bridge:
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
 
+def index_html(app: Any) -> str:
+    """The browser page, with the app's badge and notice (the offline demo names itself)."""
+    page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    badge = getattr(app, "page_badge", None)
+    notice = getattr(app, "page_notice", None)
+    if isinstance(badge, str) and badge:
+        page = page.replace(
+            "<!--realtalk:badge-->", f'<span id="badge" class="badge">{html.escape(badge)}</span>'
+        )
+    if isinstance(notice, str) and notice:
+        page = page.replace(
+            "<!--realtalk:notice-->", f'<p id="notice" class="notice">{html.escape(notice)}</p>'
+        )
+    return page
+
+
 def _is_gemini(rc: RealtimeConfig) -> bool:
     return rc.provider == "gemini" or (rc.provider is None and rc.model.startswith("gemini"))
 
@@ -362,8 +385,13 @@ def create_app(
         yield
         await bridge.aclose()
 
+    page = index_html(app)
+
     async def index(request: Request) -> Response:
-        return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    async def favicon(request: Request) -> Response:
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
 
     starlette = Starlette(
         routes=[
@@ -371,6 +399,7 @@ def create_app(
             Route("/healthz", bridge.healthz),
             Route("/v1/tokens", bridge.tokens, methods=["POST"]),
             Route("/", index),
+            Route("/favicon.ico", favicon),
             Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
         ],
         lifespan=lifespan,

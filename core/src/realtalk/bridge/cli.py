@@ -33,6 +33,8 @@ from .logs import install_log_redaction
 from .observability import enable_observability
 
 DEFAULT_CONFIG = "realtalk.json"
+OFFLINE_DEMO_SPEC = "realtalk.demo.playground:OFFLINE_DEMO"
+"""The agent ``realtalk api`` serves without a config file and without a provider key."""
 LOOPS = ("auto", "asyncio", "uvloop")
 STARTUP_FAILED = 3
 """Exit status of a worker that failed (the parent stops rather than restart it; uvicorn
@@ -61,9 +63,23 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def serves_offline_demo(args: argparse.Namespace) -> bool:
+    """No ``realtalk.json`` here and no provider key: serve the offline demo agent."""
+    from ..demo.session import api_key_from_env
+
+    return (
+        args.config == DEFAULT_CONFIG
+        and not os.path.exists(args.config)
+        and api_key_from_env() is None
+    )
+
+
 def build_config(args: argparse.Namespace) -> BridgeConfig:
-    """Load the config file and apply the command line's host and port."""
-    config = load_config(args.config)
+    """Load the config file (or pick the offline demo) and apply the host and port."""
+    if serves_offline_demo(args):
+        config = BridgeConfig(agent=OFFLINE_DEMO_SPEC)
+    else:
+        config = load_config(args.config)
     updates: dict[str, Any] = {}
     if args.host is not None:
         updates["host"] = args.host
@@ -390,6 +406,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"realtalk api: {exc}", file=sys.stderr)
         return 2
     _configure_logging(config, args.log_level)
+    if config.agent == OFFLINE_DEMO_SPEC:
+        logging.getLogger("realtalk.bridge").warning(
+            "offline demo: no %s and no GEMINI_API_KEY/GOOGLE_API_KEY, so the page at / "
+            "talks to the demo agent replaying a recorded session on a local fake Gemini "
+            "server (write %s to serve your own agent)",
+            DEFAULT_CONFIG,
+            DEFAULT_CONFIG,
+        )
     if workers > 1:
         return serve_workers(config, workers, args.log_level, loop)
     try:
@@ -429,5 +453,6 @@ __all__ = [
     "process_local_checkpointer",
     "serve",
     "serve_workers",
+    "serves_offline_demo",
     "uvicorn_protocols",
 ]
