@@ -430,10 +430,10 @@ class RealtimeApp:
     def _provider(self, realtime_config: RealtimeConfig) -> Provider:
         if self.agent.provider_instance is not None:
             return self.agent.provider_instance
-        from .plugins import resolve_provider
+        from .plugins import create_provider, resolve_provider
 
         record = resolve_provider(realtime_config.model, realtime_config.provider)
-        return record.factory()
+        return create_provider(record)
 
 
 def resolve_session_config(agent: LiveAgent, config: Mapping[str, Any] | None) -> dict[str, Any]:
