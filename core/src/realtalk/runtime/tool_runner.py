@@ -1,11 +1,11 @@
 """Running tool calls beside the receive loop: concurrency, timeouts, cancellation.
 
 A tool may be slow (a web request, a database); the model's audio must keep flowing
-meanwhile, so every call runs in its own task (sync tools in a worker thread, through
-``ToolSpec.acall``) and reports its outcome through a callback. Timeouts are measured
-on the session's injectable clock. A cancelled call reports nothing: the provider
-withdrew it, so no result must be sent. Exceptions in tools become error results;
-they never reach the session.
+meanwhile, so every call runs in its own task (sync tools in a thread of the bounded
+pool of :mod:`realtalk.tool_threads`, through ``ToolSpec.acall``) and reports its
+outcome through a callback. Timeouts are measured on the session's injectable clock.
+A cancelled call reports nothing: the provider withdrew it, so no result must be sent.
+Exceptions in tools become error results; they never reach the session.
 """
 
 from __future__ import annotations
