@@ -46,6 +46,7 @@ BINARY_RESULTS: list[tuple[str, Any, Any]] = [
     ),
     ("key", {RAW: "value"}, {ENCODED: "value"}),
     ("utf8-bytes-too", {"text": b"plain"}, {"text": base64.b64encode(b"plain").decode()}),
+    ("non-finite", [float("nan"), float("inf"), -float("inf")], ["nan", "inf", "-inf"]),
 ]
 
 

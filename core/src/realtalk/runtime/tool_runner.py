@@ -14,6 +14,7 @@ import asyncio
 import base64
 import dataclasses
 import logging
+import math
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -45,13 +46,16 @@ def jsonable(value: Any) -> Any:
     Containers, pydantic models and dataclasses are converted member by member; binary
     data (``bytes``, ``bytearray``, ``memoryview``) anywhere becomes a standard base64
     string (RFC 4648, ``+/`` alphabet, padded) so that it is a result, never a decode
-    error; other values pydantic knows (datetimes, UUIDs, enums, ...) take its JSON form,
-    and anything else its ``str()``. A container holding itself is a ValueError.
+    error; NaN and infinities become ``"nan"``, ``"inf"``, ``"-inf"``; other values
+    pydantic knows (datetimes, UUIDs, enums, ...) take its JSON form, and anything else
+    its ``str()``. A container holding itself is a ValueError.
     """
     return _convert(value, set())
 
 
 def _convert(value: Any, active: set[int]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity; str() is the fallback
     if value is None or isinstance(value, (str, int, float)):
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
