@@ -123,8 +123,11 @@ def _sockets() -> int:
 
 
 def _threads() -> set[threading.Thread]:
-    # the default executor's workers (asyncio_N) are reused across sessions by design
-    return {t for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+    # the default executor's workers (asyncio_N) and the sync-tool pool's
+    # (realtalk-tool_N) are reused across sessions by design
+    return {
+        t for t in threading.enumerate() if not t.name.startswith(("asyncio_", "realtalk-tool"))
+    }
 
 
 async def _extra_threads(before: set[threading.Thread]) -> list[str]:
