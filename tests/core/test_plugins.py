@@ -474,3 +474,180 @@ def test_lifecycle_hooks_reach_every_plugin_and_errors_are_logged(
         call_lifecycle("audio_chunk", data=b"")
     with pytest.raises(TypeError, match="missing argument 'interrupted'"):
         call_lifecycle("turn_end", thread_id="t")
+
+
+# ------------------------------------------------- plugins that exit or raise BaseException
+
+
+class PluginAbort(BaseException):
+    """A BaseException that is neither Exception nor SystemExit."""
+
+
+def _write_distribution(root: Path, dist: str, entry_points: dict[str, str]) -> None:
+    """A real installed distribution on ``root`` (dist-info with entry points)."""
+    info = root / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[{plugins.ENTRY_POINT_GROUP}]\n{lines}")
+
+
+def _broken_plugin_modules(root: Path) -> None:
+    (root / "rt_exits_at_import.py").write_text("import sys\nsys.exit(3)\n")
+    (root / "rt_bare_exit.py").write_text("import sys\nsys.exit()\n")
+    (root / "rt_base_exception.py").write_text(
+        "class Abort(BaseException):\n    pass\n\nraise Abort('not an Exception')\n"
+    )
+    (root / "rt_exits_in_hook.py").write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from realtalk.hookspecs import hookimpl
+
+            @hookimpl
+            def realtalk_register_providers(register):
+                sys.exit("bye from the hook")
+            """
+        )
+    )
+    (root / "rt_still_fine.py").write_text(
+        textwrap.dedent(
+            """
+            from realtalk.hookspecs import ProviderRecord, hookimpl
+
+            @hookimpl
+            def realtalk_register_providers(register):
+                register(ProviderRecord(name="still-fine", factory=object, models=("fine-*",)))
+            """
+        )
+    )
+    _write_distribution(
+        root,
+        "rt-broken-plugins",
+        {
+            "exits": "rt_exits_at_import",
+            "bare-exit": "rt_bare_exit",
+            "base-exception": "rt_base_exception",
+            "exits-in-hook": "rt_exits_in_hook",
+            "still-fine": "rt_still_fine",
+        },
+    )
+
+
+EXPECTED_FAILURES = {
+    "exits": "SystemExit: 3",
+    "bare-exit": "SystemExit",
+    "base-exception": "Abort: not an Exception",
+    "exits-in-hook": "realtalk_register_providers raised SystemExit: bye from the hook",
+}
+
+
+def test_the_plugins_cli_reports_plugins_that_exit_or_raise_base_exceptions(
+    tmp_path: Path,
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    _broken_plugin_modules(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != plugins.DISABLE_ENV}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    for argv in (["--json"], []):
+        result = subprocess.run(
+            [sys.executable, "-m", "realtalk", "plugins", *argv],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            env=env,
+        )
+        assert result.returncode == 0, result.stderr
+        if argv:
+            report = json.loads(result.stdout)
+            failures = {f["name"]: f for f in report["failures"]}
+            assert set(failures) == set(EXPECTED_FAILURES)
+            for name, text in EXPECTED_FAILURES.items():
+                assert text in failures[name]["message"], failures[name]
+                assert failures[name]["distribution"] == "rt-broken-plugins"
+            loaded = {p["name"] for p in report["plugins"]}
+            assert {"still-fine", "realtalk.checkpoint", "gemini"} <= loaded
+        else:
+            assert "Load failures:" in result.stdout
+            assert "exits  (rt-broken-plugins 1.0): importing 'rt_exits_at_import'" in (
+                result.stdout
+            )
+
+
+def test_base_exceptions_in_any_plugin_path_are_contained_but_ctrl_c_is_not(
+    entry_points: list[Any], no_builtins: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    def exit_now(*_args: Any) -> Any:
+        raise SystemExit(2)
+
+    class ExitsInLifecycle:
+        @hookimpl
+        def realtalk_turn_end(self, thread_id: str, interrupted: bool) -> None:
+            raise SystemExit("lifecycle exit")
+
+    class AbortsInLifecycle:
+        @hookimpl
+        def realtalk_turn_end(self, thread_id: str, interrupted: bool) -> None:
+            raise PluginAbort("lifecycle abort")
+
+    seen: list[str] = []
+
+    class Observer:
+        @hookimpl
+        def realtalk_turn_end(self, thread_id: str, interrupted: bool) -> None:
+            seen.append(thread_id)
+
+    entry_points += [
+        FakeEntryPoint("exits", _raise(SystemExit(1)), FakeDist("d")),
+        FakeEntryPoint("aborts", _raise(PluginAbort("abort")), FakeDist("d")),
+        FakeEntryPoint("exit-provider", lambda: ProviderPlugin(), FakeDist("d")),
+    ]
+    registry = get_registry()
+    assert [f.name for f in registry.failures] == ["exits", "aborts"]
+    assert "SystemExit: 1" in registry.failures[0].message
+    assert "PluginAbort: abort" in registry.failures[1].message
+
+    register_plugin(ExitsInLifecycle(), "exits-in-lifecycle")
+    register_plugin(AbortsInLifecycle(), "aborts-in-lifecycle")
+    register_plugin(Observer(), "observer")
+    with caplog.at_level(logging.ERROR, logger="realtalk.plugins"):
+        call_lifecycle("turn_end", thread_id="t", interrupted=False)
+    assert seen == ["t"]
+    assert "lifecycle exit" in caplog.text and "lifecycle abort" in caplog.text
+
+    register_plugin(CheckpointerPlugin("exitdb", factory=exit_now), "exitdb")
+    with pytest.raises(CheckpointerError, match="SystemExit: 2"):
+        open_checkpointer("exitdb://x")
+
+    record = ProviderRecord(name="exiting", factory=exit_now, plugin="exit-provider")
+    with pytest.raises(ProviderError, match=r"'exit-provider' could not create .*SystemExit: 2"):
+        plugins.create_provider(record)
+
+    def interrupt(*_args: Any) -> Any:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        plugins.create_provider(ProviderRecord(name="ctrl-c", factory=interrupt))
+    entry_points.append(FakeEntryPoint("ctrl-c", _raise(KeyboardInterrupt())))
+    reset_plugins()
+    with pytest.raises(KeyboardInterrupt):
+        get_registry()
+
+
+def test_a_plugin_hook_raising_key_error_is_logged_not_a_missing_argument(
+    entry_points: list[Any], no_builtins: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    class KeyErrors:
+        @hookimpl
+        def realtalk_turn_end(self, thread_id: str, interrupted: bool) -> None:
+            raise KeyError("plugin-internal")
+
+    register_plugin(KeyErrors(), "key-errors")
+    with caplog.at_level(logging.ERROR, logger="realtalk.plugins"):
+        call_lifecycle("turn_end", thread_id="t", interrupted=False)
+    assert "plugin-internal" in caplog.text

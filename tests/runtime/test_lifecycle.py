@@ -96,6 +96,9 @@ async def test_callbacks_fire_in_the_documented_order() -> None:
         tools=[lookup],
         config=RealtimeConfig(model=MODEL, reconnect=ReconnectConfig(jitter=0)),
         clock=ManualClock(auto_advance=True),
+        # an auto-advancing clock ends every sleep at once, a tool timeout included: a
+        # sync tool in its thread would race it, so this test sets no timeout
+        tool_timeout=None,
         callback_manager=recorder,
     )
     events = await collect(app, queue, CONFIG, close_on="interrupted")

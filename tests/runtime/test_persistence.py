@@ -124,6 +124,9 @@ async def test_nothing_is_persisted_twice_across_a_reconnect() -> None:
         config=RealtimeConfig(model=MODEL, reconnect=ReconnectConfig(jitter=0)),
         checkpointer=checkpointer,
         clock=ManualClock(auto_advance=True),
+        # an auto-advancing clock ends every sleep at once, a tool timeout included: a
+        # sync tool in its thread would race it, so this test sets no timeout
+        tool_timeout=None,
     )
     await collect(app, LiveInputQueue(), CONFIG, close_on="turn_complete")
     messages = await checkpointer.alist_messages(CONFIG)

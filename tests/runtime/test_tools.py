@@ -302,8 +302,17 @@ async def test_a_call_id_seen_again_after_reconnect_is_answered_again_not_execut
     )
     checkpointer = InMemoryCheckpointer()
     clock = ManualClock(auto_advance=True)
+    # an auto-advancing clock ends every sleep at once, a tool timeout included: a
+    # sync tool in its thread would race it, so this test sets no timeout
     events = await collect(
-        app_for(fake, tools=[charge_card], config=INSTANT, checkpointer=checkpointer, clock=clock),
+        app_for(
+            fake,
+            tools=[charge_card],
+            config=INSTANT,
+            checkpointer=checkpointer,
+            clock=clock,
+            tool_timeout=None,
+        ),
         LiveInputQueue(),
         {"thread_id": "t"},
         close_on="turn_complete",

@@ -76,6 +76,40 @@ class Result:
     audio_received: int
     tool_responses: Counter[str]
     leaks: list[str] = field(default_factory=list)
+    pg_connections_killed: int = 0
+
+
+class PgKiller:
+    """Terminates every PostgreSQL backend of one checkpointer (its application_name).
+
+    PostgreSQL sessions of the soak lose their pooled connections at every reconnect and
+    turn end; nothing may be lost or reported for it.
+    """
+
+    def __init__(self, url: str, admin: Any, name: str) -> None:
+        self.url = f"{url}{'&' if '?' in url else '?'}application_name={name}"
+        self.admin = admin
+        self.name = name
+        self.killed = 0
+
+    @classmethod
+    async def open(cls, url: str, name: str) -> PgKiller:
+        import psycopg
+
+        admin = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        return cls(url, admin, name)
+
+    async def __call__(self) -> None:
+        cur = await self.admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
+            "FROM pg_stat_activity WHERE application_name = %s",
+            (self.name,),
+        )
+        row = await cur.fetchone()
+        self.killed += int(row[0]) if row else 0
+
+    async def aclose(self) -> None:
+        await self.admin.close()
 
 
 def _sockets() -> int:
@@ -89,8 +123,11 @@ def _sockets() -> int:
 
 
 def _threads() -> set[threading.Thread]:
-    # the default executor's workers (asyncio_N) are reused across sessions by design
-    return {t for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+    # the default executor's workers (asyncio_N) and the sync-tool pool's
+    # (realtalk-tool_N) are reused across sessions by design
+    return {
+        t for t in threading.enumerate() if not t.name.startswith(("asyncio_", "realtalk-tool"))
+    }
 
 
 async def _extra_threads(before: set[threading.Thread]) -> list[str]:
@@ -131,8 +168,10 @@ async def run_plan(
     await _settle()
     tasks_before, sockets_before, threads_before = asyncio.all_tasks(), _sockets(), _threads()
     checkpointer: Any
+    kill_pg: PgKiller | None = None
     if pg is not None:
-        checkpointer = PgCheckpointer(pg[0], schema=pg[1])
+        kill_pg = await PgKiller.open(pg[0], f"rt_soak_{plan.seed}_{os.getpid()}")
+        checkpointer = PgCheckpointer(kill_pg.url, schema=pg[1])
     elif db_dir is not None:
         checkpointer = SqliteCheckpointer(db_dir / f"soak-{plan.seed}.db")
     else:
@@ -179,6 +218,8 @@ async def run_plan(
                 async for event in app.arealtime(queue, THREAD):
                     events.append(event)
                     drive(event)
+                    if kill_pg is not None and event.type in ("reconnected", "turn_complete"):
+                        await kill_pg()  # the store's connections die with the provider's
                 # every line was sent before the session could end; frames in flight
                 # (the client's last audio) are counted once the server has read them
                 await server.wait_done()
@@ -191,6 +232,8 @@ async def run_plan(
             await app.aclose()
         messages = list(await checkpointer.alist_messages(THREAD))
         await checkpointer.aclose()
+        if kill_pg is not None:
+            await kill_pg.aclose()
     report = server.report
     records = [server.connection(n + 1) for n in range(server.connections)]
     responses: Counter[str] = Counter()
@@ -220,6 +263,7 @@ async def run_plan(
         audio_received=sum(r.audio_bytes for r in records),
         tool_responses=responses,
         leaks=leaks,
+        pg_connections_killed=kill_pg.killed if kill_pg is not None else 0,
     )
 
 

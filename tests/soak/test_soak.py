@@ -72,6 +72,7 @@ async def test_soak(batch: int, tmp_path: Path, pg_url: str | None) -> None:
             pg = (pg_url, f"rt_soak_{os.getpid()}_{seed}")
         result = await run_plan(plan, db_dir=tmp_path if seed % SQLITE_EVERY == 0 else None, pg=pg)
         totals["sessions_on_postgres"] += pg is not None
+        totals["postgres_connections_killed"] += result.pg_connections_killed
         problems = check(result)
         if problems:
             failures[seed] = problems

@@ -30,6 +30,7 @@ from .runtime.persistence import CheckpointerStore, missing_methods
 from .runtime.prompt import SystemPrompt, build_system_instruction, check_prompt
 from .runtime.session import Session
 from .runtime.store import ThreadStoreFactory
+from .thread_ids import check_thread_id
 from .tools import ToolSpec, tool_specs
 
 DEFAULT_TOOL_TIMEOUT = 60.0
@@ -430,10 +431,10 @@ class RealtimeApp:
     def _provider(self, realtime_config: RealtimeConfig) -> Provider:
         if self.agent.provider_instance is not None:
             return self.agent.provider_instance
-        from .plugins import resolve_provider
+        from .plugins import create_provider, resolve_provider
 
         record = resolve_provider(realtime_config.model, realtime_config.provider)
-        return record.factory()
+        return create_provider(record)
 
 
 def resolve_session_config(agent: LiveAgent, config: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -450,8 +451,8 @@ def resolve_session_config(agent: LiveAgent, config: Mapping[str, Any] | None) -
     thread_id = data.get("thread_id")
     if thread_id is None:
         thread_id = uuid.uuid4().hex
-    elif not isinstance(thread_id, str) or not thread_id.strip():
-        raise ValueError(f"config['thread_id'] must be a non-empty string, got {thread_id!r}")
+    else:  # one rule for every checkpointer, checked before anything is stored
+        check_thread_id(thread_id, where="config['thread_id']")
     data["thread_id"] = thread_id
     user_id = data.get("user_id")
     if user_id is not None and not isinstance(user_id, str):

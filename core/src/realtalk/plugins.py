@@ -10,7 +10,10 @@ Plugins are pluggy plugins of the project ``realtalk`` (hook specifications in
 Each plugin is loaded on its own: a plugin whose import fails, whose registration hook
 raises, or that claims a name another plugin already took is recorded in
 :attr:`PluginRegistry.failures` (with its name, distribution and the reason) and skipped;
-the others still load. Names in ``REALTALK_DISABLE_PLUGINS`` (comma separated) are not
+the others still load. "Fails" means any exception, ``SystemExit`` (a plugin calling
+``sys.exit()``) and every other ``BaseException`` included, except ``KeyboardInterrupt``,
+which stays the user's: the same isolation holds for lifecycle hooks and for the
+factories plugins register. Names in ``REALTALK_DISABLE_PLUGINS`` (comma separated) are not
 loaded at all.
 
 Two plugins offering the same provider name (or checkpointer scheme) is an error, never a
@@ -41,6 +44,7 @@ from .provider import ProviderError
 
 if TYPE_CHECKING:
     from .checkpoint.base import Checkpointer
+    from .provider import Provider
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +119,22 @@ class PluginFailure:
     message: str
 
 
+def _contain(exc: BaseException) -> None:
+    """Re-raise ``exc`` if it is the user's interrupt; any other failure is the plugin's.
+
+    Called first in every ``except BaseException`` around plugin code, so that a plugin's
+    ``sys.exit()`` (or a stray ``BaseException``) can never end the host process.
+    """
+    if isinstance(exc, KeyboardInterrupt):
+        raise exc
+
+
+def _explain(exc: BaseException) -> str:
+    """``Type: text`` of a plugin's failure (``SystemExit: 3``, or the bare type name)."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def _describe(name: str, distribution: str | None, version: str | None) -> str:
     if distribution is None:
         return f"{name!r}"
@@ -157,8 +177,9 @@ class PluginRegistry:
             raise PluginError(f"a plugin named {name!r} is already loaded: {me} was skipped")
         try:
             self.manager.register(obj, name=name)
-        except Exception as exc:
-            raise PluginError(f"plugin {me} could not be registered: {exc}") from exc
+        except BaseException as exc:
+            _contain(exc)
+            raise PluginError(f"plugin {me} could not be registered: {_explain(exc)}") from exc
         try:
             unknown = [
                 caller.name
@@ -209,10 +230,9 @@ class PluginRegistry:
                 continue
             try:
                 impl.function(*[{"register": register}[arg] for arg in impl.argnames])
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {me}: {hook} raised {type(exc).__name__}: {exc}"
-                ) from exc
+            except BaseException as exc:
+                _contain(exc)
+                raise PluginError(f"plugin {me}: {hook} raised {_explain(exc)}") from exc
         return records
 
     def _check_names(
@@ -247,7 +267,7 @@ class PluginRegistry:
         self, name: str, distribution: str | None, version: str | None, exc: BaseException
     ) -> None:
         """Remember that a plugin was skipped (and log it)."""
-        message = str(exc) if isinstance(exc, PluginError) else f"{type(exc).__name__}: {exc}"
+        message = str(exc) if isinstance(exc, PluginError) else _explain(exc)
         self.failures.append(PluginFailure(name, distribution, version, message))
         logger.warning("realtalk plugin %s skipped: %s", name, message)
         if isinstance(exc, PluginConflictError) and exc.plugins:
@@ -307,8 +327,9 @@ class PluginRegistry:
             return record.factory(url)
         except CheckpointerError:
             raise
-        except Exception as exc:
-            message = _scrub(f"{type(exc).__name__}: {exc}", url)
+        except BaseException as exc:
+            _contain(exc)
+            message = _scrub(_explain(exc), url)
             raise CheckpointerError(
                 f"checkpointer plugin {record.plugin!r} could not open a {key!r} URL: {message}"
             ) from None
@@ -380,7 +401,8 @@ def build_registry() -> PluginRegistry:
                 continue
             registry.record_failure(name, "realtalk", core_version, exc)
             continue
-        except Exception as exc:
+        except BaseException as exc:
+            _contain(exc)
             registry.record_failure(name, "realtalk", core_version, exc)
             continue
         _add_and_record(registry, module, name, "realtalk", core_version)
@@ -393,12 +415,13 @@ def build_registry() -> PluginRegistry:
             continue
         try:
             obj = entry_point.load()
-        except Exception as exc:
+        except BaseException as exc:
+            _contain(exc)
             registry.record_failure(
                 entry_point.name,
                 distribution,
                 version,
-                PluginError(f"importing {entry_point.value!r} failed: {type(exc).__name__}: {exc}"),
+                PluginError(f"importing {entry_point.value!r} failed: {_explain(exc)}"),
             )
             continue
         _add_and_record(registry, obj, entry_point.name, distribution, version)
@@ -414,7 +437,8 @@ def _add_and_record(
 ) -> None:
     try:
         registry.add_plugin(obj, name, distribution=distribution, version=version)
-    except Exception as exc:
+    except BaseException as exc:
+        _contain(exc)
         registry.record_failure(name, distribution, version, exc)
 
 
@@ -462,6 +486,24 @@ def resolve_provider(model: str, provider: str | None = None) -> ProviderRecord:
     return get_registry().resolve_provider(model, provider)
 
 
+def create_provider(record: ProviderRecord) -> Provider:
+    """Build the provider ``record`` offers, isolated like any plugin code.
+
+    The factory is where a provider plugin imports its SDK; whatever it raises (even
+    ``SystemExit``, but ``KeyboardInterrupt``) becomes a ProviderError naming the plugin.
+    """
+    try:
+        return record.factory()
+    except ProviderError:
+        raise
+    except BaseException as exc:
+        _contain(exc)
+        raise ProviderError(
+            f"provider plugin {record.plugin or record.name!r} could not create provider "
+            f"{record.name!r}: {_explain(exc)}"
+        ) from exc
+
+
 def open_checkpointer(url: str) -> Checkpointer:
     """Build the checkpointer for ``url`` by its scheme (``memory://``, ``sqlite:///x.db``, ...).
 
@@ -488,11 +530,20 @@ def call_lifecycle(hook: str, **kwargs: Any) -> None:
         if impl.hookwrapper or impl.wrapper:
             continue
         try:
-            impl.function(*[kwargs[arg] for arg in impl.argnames])
+            args = [kwargs[arg] for arg in impl.argnames]
         except KeyError as exc:
             raise TypeError(f"{name}() is missing argument {exc}") from None
-        except Exception:
-            logger.exception("realtalk plugin %r raised in %s", impl.plugin_name, name)
+        try:
+            impl.function(*args)
+        except BaseException as exc:
+            _contain(exc)
+            logger.error(
+                "realtalk plugin %r raised in %s: %s",
+                impl.plugin_name,
+                name,
+                _explain(exc),
+                exc_info=exc,
+            )
 
 
 # ---------------------------------------------------------------------- URLs
@@ -545,6 +596,7 @@ __all__ = [
     "PluginRegistry",
     "build_registry",
     "call_lifecycle",
+    "create_provider",
     "disabled_plugins",
     "get_registry",
     "open_checkpointer",

@@ -17,6 +17,8 @@ from typing import Any, overload
 
 from pydantic import ConfigDict, Field, ValidationError, create_model
 
+from .tool_threads import CancelToken, ToolThreadPool, default_pool
+
 _ARG_LINE = re.compile(r"^\s*(\w+)\s*(?:\([^)]*\))?\s*:\s*(.+)$")
 
 
@@ -79,6 +81,9 @@ class ToolSpec:
     """A callable the model may invoke, with its JSON schema.
 
     ``timeout`` (seconds) bounds one execution; ``None`` uses the runtime's default.
+    ``cancel_param`` names the parameter annotated :class:`~realtalk.tool_threads.CancelToken`
+    (not in the schema: the runtime passes a token set when the call is timed out or
+    cancelled).
     """
 
     name: str
@@ -88,6 +93,7 @@ class ToolSpec:
     is_async: bool
     timeout: float | None = None
     _args_model: Any = field(default=None, repr=False, compare=False)
+    cancel_param: str | None = None
 
     def validate_args(self, args: dict[str, Any]) -> dict[str, Any]:
         """Coerce and check model-provided args; raises ValueError with a readable message."""
@@ -101,12 +107,32 @@ class ToolSpec:
             ) from None
         return {name: getattr(model, name) for name in type(model).model_fields}
 
-    async def acall(self, args: dict[str, Any]) -> Any:
-        """Run the tool: async tools are awaited, sync tools run in a worker thread."""
+    async def acall(
+        self,
+        args: dict[str, Any],
+        *,
+        call_id: str | None = None,
+        pool: ToolThreadPool | None = None,
+    ) -> Any:
+        """Run the tool: async tools are awaited, sync tools run in a thread of ``pool``
+        (default: the process-wide :func:`~realtalk.tool_threads.default_pool`).
+
+        ``call_id`` names the call in the reports about a sync call left running after
+        it was timed out or cancelled.
+        """
         kwargs = self.validate_args(args)
+        token = None
+        if self.cancel_param is not None:
+            token = kwargs[self.cancel_param] = CancelToken()
         if self.is_async:
-            return await self.func(**kwargs)
-        return await asyncio.to_thread(self.func, **kwargs)
+            try:
+                return await self.func(**kwargs)
+            except asyncio.CancelledError:
+                if token is not None:
+                    token.cancel()
+                raise
+        runner = pool if pool is not None else default_pool()
+        return await runner.run(self.func, kwargs, tool=self.name, call_id=call_id, token=token)
 
 
 def _build_spec(
@@ -131,12 +157,16 @@ def _build_spec(
     except Exception:  # unresolved forward refs: fall back to raw annotations
         hints = dict(getattr(target, "__annotations__", {}))
     fields: dict[str, Any] = {}
+    cancel_param = None
     for pname, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         if pname in ("self", "cls"):
             continue
         annotation = hints.get(pname, Any)
+        if annotation is CancelToken:  # the runtime's, never the model's
+            cancel_param = pname
+            continue
         default = ... if param.default is inspect.Parameter.empty else param.default
         fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
     tool_name = name or getattr(func, "__name__", None)
@@ -169,6 +199,7 @@ def _build_spec(
         is_async=is_async,
         timeout=timeout,
         _args_model=args_model,
+        cancel_param=cancel_param,
     )
 
 

@@ -16,7 +16,6 @@ import base64
 import binascii
 import json
 import math
-import re
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -25,6 +24,7 @@ from pydantic import ValidationError
 from ..audio import SUPPORTED_SAMPLE_RATES
 from ..config import INPUT_SAMPLE_RATE, VADConfig
 from ..events import AudioDeltaEvent, ErrorEvent, event_to_json
+from ..thread_ids import thread_id_problem
 
 SUBPROTOCOL: Final = "realtalk.v1"
 """The WebSocket subprotocol the bridge speaks (echoed when a client offers it)."""
@@ -94,7 +94,6 @@ UPSTREAM_TYPES: Final = (
 )
 
 IMAGE_TYPES: Final = frozenset({"image/jpeg", "image/png"})
-_THREAD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}$")
 
 
 class ProtocolError(Exception):
@@ -250,8 +249,9 @@ def _check_bool(name: str, value: object) -> bool:
 
 def _check_override(name: str, value: object) -> Any:
     if name == "thread_id":
-        if not isinstance(value, str) or not _THREAD_ID.match(value):
-            raise _bad_override(name, "must be 1-200 characters of letters, digits and . _ : @ - ")
+        problem = thread_id_problem(value)
+        if problem is not None:
+            raise _bad_override(name, problem)
         return value
     if name == "input_sample_rate":
         if isinstance(value, bool) or not isinstance(value, int):

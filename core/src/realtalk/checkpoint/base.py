@@ -13,6 +13,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict
 
 from ..messages import Message, ThreadInfo
+from ..thread_ids import check_thread_id
 
 
 class LedgerEntry(BaseModel):
@@ -34,11 +35,14 @@ class CheckpointerError(Exception):
 
 
 def thread_id_of(config: dict[str, Any]) -> str:
-    """The thread id a session config names, or a clear error."""
-    thread_id = config.get("thread_id") if isinstance(config, dict) else None
-    if not isinstance(thread_id, str) or not thread_id:
+    """The thread id a session config names, or a clear error.
+
+    Every builtin checkpointer applies the same rule as the runtime
+    (:mod:`realtalk.thread_ids`), so an id that one backend stores, all of them store.
+    """
+    if not isinstance(config, dict) or "thread_id" not in config:
         raise ValueError("config must carry a non-empty 'thread_id' string")
-    return thread_id
+    return check_thread_id(config["thread_id"], where="config['thread_id']")
 
 
 @runtime_checkable

@@ -5,15 +5,24 @@ first touches the database, so ``import realtalk.checkpoint`` works without the
 ``realtalk[postgres]`` extra. Tables live in their own schema (default ``realtalk``),
 created on first use under an advisory lock (several processes may start at once) and
 versioned in ``<schema>.schema_version``.
+
+A connection can die under the pool (a server restart, a failover, an idle timeout, an
+operator's ``pg_terminate_backend``). When a call finds its connection lost, the pool's
+idle connections are checked at once (the dead ones replaced: they usually die
+together) and the call is retried on a fresh connection. Every write is idempotent
+(messages are keyed by id, the rest are upserts) except claiming a tool call, whose
+retry first asks the server whether the lost attempt committed (``txid_status``): a
+claim is never made twice nor refused to the caller that made it. Only what could not
+be stored after that is reported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..messages import Message, ThreadInfo
 from ._codec import (
@@ -29,6 +38,12 @@ from .url import postgres_url_and_schema, redact_url, scrub
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger("realtalk.checkpoint.postgres")
+T = TypeVar("T")
+
+ATTEMPTS = 3
+"""Connections one call may use when each is lost under it (the pool replaces dead ones)."""
 
 DEFAULT_SCHEMA = "realtalk"
 SCHEMA_VERSION = 1
@@ -268,26 +283,72 @@ class PgCheckpointer:
         except psycopg.Error as exc:
             raise self._error(f"cannot create schema {self._schema!r}", exc) from None
 
-    @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+    async def _run(self, action: str, work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+        """``work`` on a pooled connection, again on a fresh one if the connection is lost.
+
+        Only for idempotent work: a lost connection leaves its outcome unknown.
+        """
         import psycopg
 
         pool = await self._get_pool()
-        try:
-            async with pool.connection() as conn:
-                yield conn
-        except psycopg.Error as exc:
-            raise self._error("query failed", exc) from None
+        for attempt in range(1, ATTEMPTS + 1):
+            used: AsyncConnection[Any] | None = None
+            try:
+                async with pool.connection() as conn:
+                    used = conn
+                    return await work(conn)
+            except psycopg.Error as exc:
+                if used is None or not used.closed or attempt == ATTEMPTS:
+                    raise self._error(f"{action} failed", exc) from None
+                await self._after_loss(pool, action, exc, attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
 
-    async def _fetchall(self, query: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        async with self._connection() as conn:
+    async def _after_loss(
+        self, pool: AsyncConnectionPool[Any], action: str, exc: BaseException, attempt: int
+    ) -> None:
+        """A connection was lost: log it, and replace the pool's other dead connections.
+
+        Checking the idle connections (one round trip each) now is cheaper than finding
+        each dead one with a failed statement, and cheaper than a check before every use.
+        """
+        detail = scrub(str(exc).strip() or type(exc).__name__, self._url)
+        log.warning(
+            "PostgreSQL checkpointer %r: connection lost during %s (%s); retrying on a new "
+            "connection (attempt %d of %d)",
+            self.url,
+            action,
+            detail,
+            attempt + 1,
+            ATTEMPTS,
+        )
+        try:
+            await pool.check()
+        except Exception as check_exc:  # the retry reports what still fails
+            log.debug("checking the pool after a lost connection failed: %s", check_exc)
+
+    async def _fetchall(
+        self, action: str, query: str, params: Sequence[Any]
+    ) -> list[tuple[Any, ...]]:
+        async def work(conn: AsyncConnection[Any]) -> list[tuple[Any, ...]]:
             cur = await conn.execute(query, params)
             return await cur.fetchall()
 
-    async def _fetchone(self, query: str, params: Sequence[Any]) -> tuple[Any, ...] | None:
-        async with self._connection() as conn:
+        return await self._run(action, work)
+
+    async def _fetchone(
+        self, action: str, query: str, params: Sequence[Any]
+    ) -> tuple[Any, ...] | None:
+        async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
             cur = await conn.execute(query, params)
             return await cur.fetchone()
+
+        return await self._run(action, work)
+
+    async def _execute(self, action: str, query: str, params: Sequence[Any]) -> None:
+        async def work(conn: AsyncConnection[Any]) -> None:
+            await conn.execute(query, params)
+
+        await self._run(action, work)
 
     # -- messages -------------------------------------------------------------------------
 
@@ -296,19 +357,25 @@ class PgCheckpointer:
         rows = [(thread_id, m.id, body) for m in messages for body in (message_to_json(m),)]
         if not rows:
             return
-        async with self._connection() as conn, conn.transaction():
-            # One writer per thread at a time: a batch stays contiguous, and sequence
-            # numbers become visible in order (paging never skips a late commit).
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
-                (_LOCK_THREAD, f"{self._schema}:{thread_id}"),
-            )
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    f"INSERT INTO {self._t['messages']} (thread_id, message_id, body) "
-                    "VALUES (%s, %s, %s::jsonb) ON CONFLICT (thread_id, message_id) DO NOTHING",
-                    rows,
+
+        async def work(conn: AsyncConnection[Any]) -> None:
+            async with conn.transaction():
+                # One writer per thread at a time: a batch stays contiguous, and sequence
+                # numbers become visible in order (paging never skips a late commit).
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                    (_LOCK_THREAD, f"{self._schema}:{thread_id}"),
                 )
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        f"INSERT INTO {self._t['messages']} (thread_id, message_id, body) "
+                        "VALUES (%s, %s, %s::jsonb) "
+                        "ON CONFLICT (thread_id, message_id) DO NOTHING",
+                        rows,
+                    )
+
+        # A retry after a lost commit skips the ids already stored: never a duplicate.
+        await self._run("storing messages", work)
 
     async def alist_messages(
         self, config: dict[str, Any], *, offset: int = 0, limit: int | None = None
@@ -316,6 +383,7 @@ class PgCheckpointer:
         thread_id = thread_id_of(config)
         check_paging(offset, limit)
         rows = await self._fetchall(
+            "reading messages",
             f"SELECT body FROM {self._t['messages']} WHERE thread_id = %s "
             "ORDER BY seq LIMIT %s OFFSET %s",
             (thread_id, limit, offset),
@@ -327,6 +395,7 @@ class PgCheckpointer:
     async def aget_thread(self, config: dict[str, Any]) -> ThreadInfo | None:
         thread_id = thread_id_of(config)
         row = await self._fetchone(
+            "reading the thread",
             f"SELECT {_THREAD_COLUMNS} FROM {self._t['threads']} WHERE thread_id = %s",
             (thread_id,),
         )
@@ -335,14 +404,14 @@ class PgCheckpointer:
     async def aput_thread(self, config: dict[str, Any], thread: ThreadInfo) -> None:
         thread_id = check_thread_matches(config, thread)
         metadata = dumps(thread.metadata, "thread metadata")
-        async with self._connection() as conn:
-            await conn.execute(
-                f"INSERT INTO {self._t['threads']} ({_THREAD_COLUMNS}) "
-                "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (thread_id) DO UPDATE SET "
-                "user_id = EXCLUDED.user_id, metadata = EXCLUDED.metadata, "
-                "created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at",
-                (thread_id, thread.user_id, metadata, thread.created_at, thread.updated_at),
-            )
+        await self._execute(
+            "storing the thread",
+            f"INSERT INTO {self._t['threads']} ({_THREAD_COLUMNS}) "
+            "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (thread_id) DO UPDATE SET "
+            "user_id = EXCLUDED.user_id, metadata = EXCLUDED.metadata, "
+            "created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at",
+            (thread_id, thread.user_id, metadata, thread.created_at, thread.updated_at),
+        )
 
     async def aensure_thread(self, config: dict[str, Any], thread: ThreadInfo) -> ThreadInfo:
         """Store ``thread`` unless the thread exists; return the stored record (atomic).
@@ -352,19 +421,23 @@ class PgCheckpointer:
         """
         thread_id = check_thread_matches(config, thread)
         metadata = dumps(thread.metadata, "thread metadata")
-        async with self._connection() as conn, conn.transaction():
-            # ON CONFLICT waits for a concurrent insert to commit; the SELECT (a new
-            # snapshot under READ COMMITTED) then sees whichever record won.
-            await conn.execute(
-                f"INSERT INTO {self._t['threads']} ({_THREAD_COLUMNS}) "
-                "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (thread_id) DO NOTHING",
-                (thread_id, thread.user_id, metadata, thread.created_at, thread.updated_at),
-            )
-            cur = await conn.execute(
-                f"SELECT {_THREAD_COLUMNS} FROM {self._t['threads']} WHERE thread_id = %s",
-                (thread_id,),
-            )
-            row = await cur.fetchone()
+
+        async def work(conn: AsyncConnection[Any]) -> tuple[Any, ...] | None:
+            async with conn.transaction():
+                # ON CONFLICT waits for a concurrent insert to commit; the SELECT (a new
+                # snapshot under READ COMMITTED) then sees whichever record won.
+                await conn.execute(
+                    f"INSERT INTO {self._t['threads']} ({_THREAD_COLUMNS}) "
+                    "VALUES (%s, %s, %s::jsonb, %s, %s) ON CONFLICT (thread_id) DO NOTHING",
+                    (thread_id, thread.user_id, metadata, thread.created_at, thread.updated_at),
+                )
+                cur = await conn.execute(
+                    f"SELECT {_THREAD_COLUMNS} FROM {self._t['threads']} WHERE thread_id = %s",
+                    (thread_id,),
+                )
+                return await cur.fetchone()
+
+        row = await self._run("creating the thread", work)
         if row is None:  # deleted between the two statements: report what we tried
             return thread
         return _thread_info(row)
@@ -376,6 +449,7 @@ class PgCheckpointer:
         # One statement: the merge (jsonb ||) happens inside the row lock, so concurrent
         # writers of different keys never erase each other.
         row = await self._fetchone(
+            "updating thread metadata",
             f"INSERT INTO {t} AS t (thread_id, metadata) VALUES (%s, %s::jsonb) "
             "ON CONFLICT (thread_id) DO UPDATE SET metadata = t.metadata || EXCLUDED.metadata, "
             f"updated_at = now() RETURNING {_THREAD_COLUMNS}",
@@ -386,52 +460,121 @@ class PgCheckpointer:
 
     async def adelete_thread(self, config: dict[str, Any]) -> None:
         thread_id = thread_id_of(config)
-        async with self._connection() as conn, conn.transaction():
-            for table in ("messages", "ledger", "threads"):
-                await conn.execute(
-                    f"DELETE FROM {self._t[table]} WHERE thread_id = %s", (thread_id,)
-                )
+
+        async def work(conn: AsyncConnection[Any]) -> None:
+            async with conn.transaction():
+                for table in ("messages", "ledger", "threads"):
+                    await conn.execute(
+                        f"DELETE FROM {self._t[table]} WHERE thread_id = %s", (thread_id,)
+                    )
+
+        await self._run("deleting the thread", work)
 
     # -- ledger ---------------------------------------------------------------------------
 
     async def aledger_start(
         self, config: dict[str, Any], call_id: str, name: str, args: dict[str, Any]
     ) -> bool:
+        """Claim ``call_id`` (True) unless it was claimed before (False).
+
+        A claim is not idempotent: retried blindly after a connection lost around its
+        commit, it would find its own row and answer False, refusing the caller's own
+        call. So the claim runs in a transaction whose id it learns first; when the
+        connection is lost after that, the server says whether the claim committed
+        (True), or aborted (claim again on a new connection).
+        """
+        import psycopg
+
         thread_id = thread_id_of(config)
-        row = await self._fetchone(
-            f"INSERT INTO {self._t['ledger']} (thread_id, call_id, name, args, status) "
-            "VALUES (%s, %s, %s, %s::jsonb, 'started') "
-            "ON CONFLICT (thread_id, call_id) DO NOTHING RETURNING call_id",
-            (thread_id, call_id, name, dumps(args, "tool arguments")),
-        )
-        return row is not None
+        params = (thread_id, call_id, name, dumps(args, "tool arguments"))
+        action = "claiming a tool call in the ledger"
+        pool = await self._get_pool()
+        for attempt in range(1, ATTEMPTS + 1):
+            used: AsyncConnection[Any] | None = None
+            xid: int | None = None
+            try:
+                async with pool.connection() as conn:
+                    used = conn
+                    async with conn.transaction():
+                        cur = await conn.execute(
+                            f"INSERT INTO {self._t['ledger']} "
+                            "(thread_id, call_id, name, args, status) "
+                            "VALUES (%s, %s, %s, %s::jsonb, 'started') "
+                            "ON CONFLICT (thread_id, call_id) DO NOTHING "
+                            "RETURNING txid_current()",
+                            params,
+                        )
+                        row = await cur.fetchone()
+                        if row is None:
+                            return False  # claimed before (by a committed transaction)
+                        xid = int(row[0])
+                return True
+            except psycopg.Error as exc:
+                if used is None or not used.closed:
+                    raise self._error(f"{action} failed", exc) from None
+                if xid is not None and await self._committed(xid, action):
+                    return True  # the reply was lost, not the claim
+                if attempt == ATTEMPTS:
+                    raise self._error(f"{action} failed", exc) from None
+                await self._after_loss(pool, action, exc, attempt)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    async def _committed(self, xid: int, action: str) -> bool:
+        """Whether transaction ``xid``, whose connection was lost, committed.
+
+        A transaction still "in progress" belongs to a backend that has not yet noticed
+        its client is gone; it ends (aborts) as soon as it does, so wait for that.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._connect_timeout
+        delay = 0.005
+        while True:
+            row = await self._fetchone(
+                f"{action}: checking the outcome of a lost commit",
+                "SELECT txid_status(%s)",
+                (xid,),
+            )
+            status = None if row is None else row[0]
+            if status == "committed":
+                return True
+            if status == "aborted":
+                return False
+            if status is None or loop.time() >= deadline:
+                raise CheckpointerError(
+                    f"PostgreSQL checkpointer {self.url!r}: {action}: the connection was "
+                    f"lost during the commit and the outcome of transaction {xid} is "
+                    f"unknown ({status or 'no longer recorded'})"
+                )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
     async def aledger_finish(
         self, config: dict[str, Any], call_id: str, *, result: Any = None, error: str | None = None
     ) -> None:
         thread_id = thread_id_of(config)
-        async with self._connection() as conn:
-            await conn.execute(
-                f"INSERT INTO {self._t['ledger']} AS l "
-                "(thread_id, call_id, name, args, status, result, error, finished_at) "
-                "VALUES (%s, %s, '', '{}'::jsonb, 'finished', %s::jsonb, %s, now()) "
-                "ON CONFLICT (thread_id, call_id) DO UPDATE SET status = 'finished', "
-                "result = EXCLUDED.result, error = EXCLUDED.error, finished_at = now()",
-                (thread_id, call_id, dumps(result, "tool result"), error),
-            )
+        await self._execute(
+            "recording a tool result in the ledger",
+            f"INSERT INTO {self._t['ledger']} AS l "
+            "(thread_id, call_id, name, args, status, result, error, finished_at) "
+            "VALUES (%s, %s, '', '{}'::jsonb, 'finished', %s::jsonb, %s, now()) "
+            "ON CONFLICT (thread_id, call_id) DO UPDATE SET status = 'finished', "
+            "result = EXCLUDED.result, error = EXCLUDED.error, finished_at = now()",
+            (thread_id, call_id, dumps(result, "tool result"), error),
+        )
 
     async def aledger_mark_delivered(self, config: dict[str, Any], call_id: str) -> None:
         thread_id = thread_id_of(config)
-        async with self._connection() as conn:
-            await conn.execute(
-                f"UPDATE {self._t['ledger']} SET delivered = true "
-                "WHERE thread_id = %s AND call_id = %s",
-                (thread_id, call_id),
-            )
+        await self._execute(
+            "marking a tool result delivered",
+            f"UPDATE {self._t['ledger']} SET delivered = true "
+            "WHERE thread_id = %s AND call_id = %s",
+            (thread_id, call_id),
+        )
 
     async def aledger_get(self, config: dict[str, Any], call_id: str) -> LedgerEntry | None:
         thread_id = thread_id_of(config)
         row = await self._fetchone(
+            "reading the ledger",
             f"SELECT {_LEDGER_COLUMNS} FROM {self._t['ledger']} "
             "WHERE thread_id = %s AND call_id = %s",
             (thread_id, call_id),
@@ -441,6 +584,7 @@ class PgCheckpointer:
     async def aledger_undelivered(self, config: dict[str, Any]) -> list[LedgerEntry]:
         thread_id = thread_id_of(config)
         rows = await self._fetchall(
+            "reading the ledger",
             f"SELECT {_LEDGER_COLUMNS} FROM {self._t['ledger']} WHERE thread_id = %s "
             "AND status = 'finished' AND NOT delivered ORDER BY seq",
             (thread_id,),

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ..tool_threads import ToolThreadPool
 from ..tools import ToolSpec
 
 
@@ -44,10 +45,19 @@ class ToolExecutor(Protocol):
 
 
 class DirectExecutor:
-    """The default: call the tool's function (sync tools in a worker thread)."""
+    """The default: call the tool's function (sync tools in a thread of ``pool``).
+
+    ``pool`` bounds the threads sync tools may hold (default: the process-wide
+    :func:`~realtalk.tool_threads.default_pool`, ``REALTALK_TOOL_THREADS`` threads).
+    """
+
+    def __init__(self, pool: ToolThreadPool | None = None) -> None:
+        self.pool = pool
 
     async def execute(self, invocation: ToolInvocation) -> Any:
-        return await invocation.spec.acall(invocation.args)
+        return await invocation.spec.acall(
+            invocation.args, call_id=invocation.call_id, pool=self.pool
+        )
 
 
 __all__ = ["DirectExecutor", "ToolExecutor", "ToolInvocation"]

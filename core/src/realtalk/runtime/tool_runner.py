@@ -1,21 +1,26 @@
 """Running tool calls beside the receive loop: concurrency, timeouts, cancellation.
 
 A tool may be slow (a web request, a database); the model's audio must keep flowing
-meanwhile, so every call runs in its own task (sync tools in a worker thread, through
-``ToolSpec.acall``) and reports its outcome through a callback. Timeouts are measured
-on the session's injectable clock. A cancelled call reports nothing: the provider
-withdrew it, so no result must be sent. Exceptions in tools become error results;
-they never reach the session.
+meanwhile, so every call runs in its own task (sync tools in a thread of the bounded
+pool of :mod:`realtalk.tool_threads`, through ``ToolSpec.acall``) and reports its
+outcome through a callback. Timeouts are measured on the session's injectable clock.
+A cancelled call reports nothing: the provider withdrew it, so no result must be sent.
+Exceptions in tools become error results; they never reach the session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import dataclasses
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+import math
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 
 from ..tools import ToolSpec
@@ -36,8 +41,50 @@ class ToolOutcome:
 
 
 def jsonable(value: Any) -> Any:
-    """``value`` as plain JSON data (pydantic models, dataclasses, ...; else ``str``)."""
-    return to_jsonable_python(value, fallback=str)
+    """``value`` as plain JSON data, the form a tool result is sent and stored in.
+
+    Containers, pydantic models and dataclasses are converted member by member; binary
+    data (``bytes``, ``bytearray``, ``memoryview``) anywhere becomes a standard base64
+    string (RFC 4648, ``+/`` alphabet, padded) so that it is a result, never a decode
+    error; NaN and infinities become ``"nan"``, ``"inf"``, ``"-inf"``; other values
+    pydantic knows (datetimes, UUIDs, enums, ...) take its JSON form, and anything else
+    its ``str()``. A container holding itself is a ValueError.
+    """
+    return _convert(value, set())
+
+
+def _convert(value: Any, active: set[int]) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN or Infinity; str() is the fallback
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, BaseModel):
+        inner: Any = value.model_dump(mode="python")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        inner = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    elif isinstance(value, (Mapping, list, tuple, set, frozenset, deque)):
+        inner = value
+    else:
+        return to_jsonable_python(value, fallback=str)
+    if id(value) in active:
+        raise ValueError("the tool result contains itself (a circular reference)")
+    active.add(id(value))
+    try:
+        if isinstance(inner, Mapping):
+            return {_key(k, active): _convert(v, active) for k, v in inner.items()}
+        return [_convert(item, active) for item in inner]
+    finally:
+        active.discard(id(value))
+
+
+def _key(key: Any, active: set[int]) -> Any:
+    """A mapping key as JSON allows it (str, or a number/bool/None ``json`` spells)."""
+    if key is None or isinstance(key, (str, int, float)):
+        return key
+    converted = _convert(key, active)
+    return converted if isinstance(converted, str) else str(converted)
 
 
 async def execute(
