@@ -19,7 +19,6 @@ from realtalk.runtime.executor import ToolExecutor
 from realtalk.runtime.input_pump import InputPump
 from realtalk.runtime.persistence import CheckpointerStore
 from realtalk.runtime.session import Session
-from realtalk.runtime.tool_runner import ToolRunner
 from realtalk.tools import ToolSpec, tool_specs
 
 CONFIG = {"thread_id": "t"}
@@ -109,6 +108,15 @@ class Parts:
         self.runner = session.tools.runner
         self.pipeline = session.pipeline
         self.closed_input = 0
+        self.settled = asyncio.Event()
+        drain = self.runner.on_settled
+
+        def settled() -> None:
+            self.settled.set()
+            if drain is not None:
+                drain()
+
+        self.runner.on_settled = settled
 
     def pump(self, queue: Any, caps: ProviderCapabilities | None = None) -> InputPump:
         def closed() -> None:
@@ -142,10 +150,8 @@ class Parts:
         return events
 
 
-async def settle(runner: ToolRunner) -> None:
-    """Yield until no tool task is left."""
-    for _ in range(1000):
-        if not runner.busy:
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("tool tasks did not settle")
+async def settle(parts: Parts) -> None:
+    """Wait (on the runner's own signal, not a clock) until no tool task is left."""
+    while parts.runner.busy:
+        parts.settled.clear()
+        await parts.settled.wait()

@@ -31,7 +31,7 @@ async def test_a_call_runs_once_and_a_repeated_id_gets_the_stored_result_again()
     first = RecordingConnection()
     parts.attach(first)
     await parts.dispatcher.on_call(call())
-    await settle(parts.runner)
+    await settle(parts)
     assert first.results == [("c1", "charge", "charged 5", None)]
     # the connection drops after the result was written; the resumed one asks again
     second = RecordingConnection()
@@ -47,19 +47,41 @@ async def test_a_call_runs_once_and_a_repeated_id_gets_the_stored_result_again()
 
 async def test_a_repeated_error_outcome_is_sent_again_as_an_error() -> None:
     parts = Parts(tools=[])
-    conn = RecordingConnection()
-    parts.attach(conn)
+    first, second = RecordingConnection(), RecordingConnection()
+    parts.attach(first)
     await parts.dispatcher.on_call(ToolCallEvent(id="x", name="nope", args={}))
+    parts.attach(second)
     await parts.dispatcher.on_call(ToolCallEvent(id="x", name="nope", args={}))
-    assert len(conn.results) == 2
-    assert all(r[3] is not None and "unknown tool 'nope'" in r[3] for r in conn.results)
+    for conn in (first, second):
+        ((_, _, result, error),) = conn.results
+        assert result is None and error is not None and "unknown tool 'nope'" in error
+
+
+async def test_a_repeat_is_answered_once_per_connection() -> None:
+    """A resumed connection got the pending result at attach; the provider's repeat of the
+    call crossed it on the wire and must not get a second copy there."""
+    charged.clear()
+    parts = Parts(tools=[charge])
+    await parts.dispatcher.on_call(call())  # no connection: the result waits in the ledger
+    await settle(parts)
+    resumed = RecordingConnection()
+    gen = parts.attach(resumed)
+    await parts.dispatcher.redeliver(resumed, gen, resumed=True)
+    await parts.dispatcher.on_call(call())  # the provider asks again on the same connection
+    await parts.dispatcher.on_call(call())
+    assert resumed.results == [("c1", "charge", "charged 5", None)]
+    later = RecordingConnection()
+    parts.attach(later)
+    await parts.dispatcher.on_call(call())  # and again on the next one: answered there
+    assert later.results == [("c1", "charge", "charged 5", None)]
+    assert charged == [5]
 
 
 async def test_an_outcome_without_a_connection_waits_in_the_ledger_for_the_next() -> None:
     charged.clear()
     parts = Parts(tools=[charge])
     await parts.dispatcher.on_call(call())
-    await settle(parts.runner)
+    await settle(parts)
     entry = await parts.store.ledger_get("c1")
     assert entry is not None and entry.status == "finished" and not entry.delivered
     resumed = RecordingConnection()
@@ -75,7 +97,7 @@ async def test_an_outcome_without_a_connection_waits_in_the_ledger_for_the_next(
 async def test_a_fresh_connection_is_not_sent_old_results() -> None:
     parts = Parts(tools=[charge])
     await parts.dispatcher.on_call(call())
-    await settle(parts.runner)
+    await settle(parts)
     fresh = RecordingConnection()
     await parts.dispatcher.redeliver(fresh, parts.attach(fresh), resumed=False)
     assert fresh.results == []  # it was reseeded with the result as history
@@ -112,7 +134,7 @@ async def test_a_cancelled_call_sends_nothing_and_records_the_cancel() -> None:
     await parts.dispatcher.on_call(ToolCallEvent(id="s1", name="slow", args={}))
     await asyncio.sleep(0)
     await parts.dispatcher.on_cancel(["s1", "unknown"])
-    await settle(parts.runner)
+    await settle(parts)
     assert conn.results == []
     entry = await parts.store.ledger_get("s1")
     assert entry is not None and entry.error == CANCELLED and entry.delivered
@@ -130,7 +152,7 @@ async def test_the_executor_seam_runs_calls_with_the_session_context() -> None:
     conn = RecordingConnection()
     parts.attach(conn)
     await parts.dispatcher.on_call(call())
-    await settle(parts.runner)
+    await settle(parts)
     assert conn.results == [("c1", "charge", {"ran": "charge", "via": "executor"}, None)]
     (invocation,) = seen
     assert invocation.call_id == "c1" and invocation.args == {"amount": 5}

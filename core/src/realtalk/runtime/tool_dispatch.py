@@ -52,6 +52,7 @@ class ToolDispatcher:
         self.reporter = reporter
         self.thread_id = thread_id
         self._delivered: set[str] = set()  # answered on some connection of this session
+        self._sent_on: dict[str, int] = {}  # call id -> the connection generation it went to
         self._names: dict[str, str] = {}
 
     def message_id(self, kind: str, call_id: str) -> str:
@@ -150,12 +151,18 @@ class ToolDispatcher:
     ) -> None:
         """Send an outcome now, or leave it in the ledger for the next connection.
 
-        ``again``: send even if this session delivered it before (the provider asked anew).
+        ``again``: send even if this session delivered it before (the provider asked anew),
+        but only once per connection: a repeat that crossed the re-delivery to a resumed
+        connection is already answered there.
         """
         link = self.link
         async with link.send_lock:
             conn = link.conn
-            if conn is None or (call_id in self._delivered and not again):
+            if conn is None:
+                return
+            if call_id in self._delivered and not (
+                again and self._sent_on.get(call_id) != link.gen
+            ):
                 return
             # set before sending: the reply may arrive (and complete) while we send
             self.turns.awaiting_reply = True
@@ -165,6 +172,7 @@ class ToolDispatcher:
                 link.note_disconnect(link.gen, as_disconnect(exc))
                 return
             self._delivered.add(call_id)
+            self._sent_on[call_id] = link.gen
         await self._mark_delivered(call_id)
 
     async def redeliver(self, conn: ProviderSession, gen: int, *, resumed: bool) -> None:
@@ -191,6 +199,7 @@ class ToolDispatcher:
                 except Exception as exc:
                     self.link.note_disconnect(gen, as_disconnect(exc))
                     break
+                self._sent_on[entry.call_id] = gen
             self._delivered.add(entry.call_id)
             await self._mark_delivered(entry.call_id)
 
