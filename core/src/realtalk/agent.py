@@ -151,6 +151,10 @@ class LiveAgent:
             tool_executor: Runs tool calls (a
                 :class:`~realtalk.runtime.executor.ToolExecutor`); the default calls the
                 tool's function. Ledger, timeouts and cancellation stay the runtime's.
+
+        Raises:
+            ProviderError: No installed provider serves the model (or the provider name),
+                unless the agent was given a provider instance.
         """
         for name in unsupported:
             why = _UNSUPPORTED_COMPILE_ARGS.get(name)
@@ -166,6 +170,12 @@ class LiveAgent:
             raise TypeError("thread_store must be a callable: session config -> ThreadStore")
         if tool_executor is not None and not callable(getattr(tool_executor, "execute", None)):
             raise TypeError("tool_executor must have an async execute(invocation) method")
+        if self.provider_instance is None:
+            # An unknown model or provider name fails here, not at the first session. Only
+            # the plugin registry is consulted: the provider's SDK still loads per session.
+            from .plugins import resolve_provider
+
+            resolve_provider(self.realtime_config.model, self.realtime_config.provider)
         return RealtimeApp(
             self,
             checkpointer=checkpointer,

@@ -14,7 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 COMMANDS: dict[str, str] = {
     "plugins": "realtalk.cli:PLUGINS",
@@ -148,22 +148,67 @@ def _load_command(target: str) -> Command:
     return command
 
 
-def _unavailable(name: str, exc: Exception) -> Command:
-    def run(args: argparse.Namespace) -> int:
-        print(
-            f"realtalk {name} is unavailable: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
+EXTRAS: dict[str, str] = {"api": "server", "demo": "demo"}
+"""Subcommand -> the ``realtalk[...]`` extra that installs what it needs."""
 
-    return Command(help="(unavailable: see `realtalk {name}`)", configure=lambda p: None, run=run)
+
+def _unavailable(name: str, exc: Exception) -> Command:
+    """A subcommand whose module failed to import: any arguments, one line naming the fix."""
+    extra = EXTRAS.get(name)
+    fix = f": pip install 'realtalk[{extra}]'" if extra else ""
+    why = f"{type(exc).__name__}: {exc}"
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    def run(args: argparse.Namespace) -> int:
+        print(f"realtalk {name} is unavailable ({why}){fix}", file=sys.stderr)
+        return 2
+
+    what = f"install realtalk[{extra}]" if extra else f"run `realtalk {name}` for why"
+    return Command(help=f"(unavailable: {what})", configure=configure, run=run)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line on stderr (exit 2), not the
+    whole usage block: the line names the option and points at ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number greater than zero (seconds, rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer from ``low`` to ``high`` inclusive."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``realtalk`` argument parser with every subcommand of :data:`COMMANDS`."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="realtalk", description="realtalk: provider-agnostic realtime audio agents"
     )
     parser.add_argument("--version", action="version", version=f"realtalk {__version__}")
@@ -175,14 +220,17 @@ def build_parser() -> argparse.ArgumentParser:
             command = _unavailable(name, exc)
         sub = subparsers.add_parser(name, help=command.help, description=command.help)
         command.configure(sub)
-        sub.set_defaults(_run=command.run)
+        sub.set_defaults(_run=command.run, _parser=sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realtalk`` console script and ``python -m realtalk``."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # name the subcommand whose options these are not
+        sub = getattr(args, "_parser", parser)
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
     run = getattr(args, "_run", None)
     if run is None:
         parser.print_help()
@@ -191,4 +239,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
-__all__ = ["COMMANDS", "PLUGINS", "Command", "build_parser", "main", "plugins_report"]
+__all__ = [
+    "COMMANDS",
+    "EXTRAS",
+    "PLUGINS",
+    "ArgumentParser",
+    "Command",
+    "build_parser",
+    "int_in",
+    "main",
+    "plugins_report",
+    "positive_float",
+]

@@ -18,6 +18,7 @@ from websockets.http11 import Request, Response
 
 from .cassette import Cassette, CassetteLine, CloseLine, ConnectLine, DropLine, RecvLine
 from .gemini_wire import (
+    MARKER_KINDS,
     STREAMING_KINDS,
     MatchSpec,
     audio_rate,
@@ -82,6 +83,7 @@ _WIRE = ReplayWire(
     audio_rate=audio_rate,
     streaming_kinds=STREAMING_KINDS,
     video_kinds=frozenset({"realtime_input.video"}),
+    marker_kinds=MARKER_KINDS,
     first_kind="setup",
     first_wrong="expected setup first, got {}",
     check_connect=_check_connect,

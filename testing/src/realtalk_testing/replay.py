@@ -115,6 +115,9 @@ class ReplayWire:
     describe_connect: Callable[[ConnectLine], str]
     first_always: bool = True
     video_kinds: frozenset[str] = frozenset()
+    marker_kinds: frozenset[str] = frozenset()
+    """Streaming kinds without media (Gemini's ``audio_stream_end``): tolerated like
+    audio where no line waits for them, but not counted as audio frames."""
     label: str = "line"
     noun: str = "frame"
     explain_strict_streaming: bool = False
@@ -442,7 +445,7 @@ class ReplayServer:
                     continue
                 record.frames.append(frame)
                 record.kinds.append(kind)
-                if kind in wire.streaming_kinds:
+                if kind in wire.streaming_kinds and kind not in wire.marker_kinds:
                     self._count(record, kind, frame)
                 inbox.queue.put_nowait(("frame", kind, frame))
         except ConnectionClosed:

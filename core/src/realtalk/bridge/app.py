@@ -1,8 +1,9 @@
 """The Starlette application: ``create_app(config)`` for ``realtalk api`` or your own stack.
 
 Routes: ``/v1/graph/live`` (WebSocket, the live protocol), ``/healthz`` (JSON status; 503
-while draining so load balancers stop routing), ``/v1/tokens`` (POST, ephemeral provider
-tokens), ``/`` (the browser page) and ``/static/...``.
+while draining or while the checkpointer cannot be reached, so load balancers stop
+routing), ``/v1/tokens`` (POST, ephemeral provider tokens), ``/`` (the browser page) and
+``/static/...``.
 
 Mounting it elsewhere: ``app = create_app(load_config("realtalk.json"))`` is a regular
 ASGI app. Call ``await app.state.bridge.drain()`` before your server closes WebSockets
@@ -30,6 +31,7 @@ from ..config import RealtimeConfig
 from . import protocol as p
 from .auth import Authenticator, AuthError, Principal, extract_token
 from .config import BridgeConfig, ConfigError, import_object, is_object_spec
+from .health import CheckpointerProbe
 from .limits import SessionSlots
 from .session import InputQueue, LiveApp, LiveSession
 from .tokens import TokenError, mint_gemini_token
@@ -51,9 +53,13 @@ def resolve_checkpointer(config: BridgeConfig) -> Any:
         return None
     if is_object_spec(spec):
         return import_object(spec, config.base_dir)
+    from ..checkpoint.base import CheckpointerError
     from ..plugins import open_checkpointer
 
-    return open_checkpointer(spec)
+    try:
+        return open_checkpointer(spec)
+    except CheckpointerError as exc:
+        raise ConfigError(f"checkpointer: {exc}") from None
 
 
 def resolve_app(config: BridgeConfig, checkpointer: Any) -> LiveApp:
@@ -64,7 +70,12 @@ def resolve_app(config: BridgeConfig, checkpointer: Any) -> LiveApp:
     if hasattr(obj, "arealtime"):
         return obj  # type: ignore[no-any-return]
     if hasattr(obj, "compile"):
-        return obj.compile(checkpointer=checkpointer)  # type: ignore[no-any-return]
+        from ..provider import ProviderError
+
+        try:
+            return obj.compile(checkpointer=checkpointer)  # type: ignore[no-any-return]
+        except ProviderError as exc:
+            raise ConfigError(f"{config.agent}: {exc}") from None
     raise ConfigError(
         f"{config.agent!r} is a {type(obj).__name__}: expected a compiled app (with "
         "arealtime) or an agent (with compile)"
@@ -118,6 +129,7 @@ class Bridge:
         self.sessions: set[LiveSession] = set()
         self.allowed_overrides = frozenset(config.overrides)
         self.dropped_audio_frames = 0
+        self.probe = CheckpointerProbe(checkpointer)
 
     # ------------------------------------------------------------------ websocket
 
@@ -213,8 +225,10 @@ class Bridge:
     # ------------------------------------------------------------------ http
 
     async def healthz(self, request: Request) -> Response:
-        body = {
-            "status": "draining" if self.slots.draining else "ok",
+        unready = None if self.slots.draining else await self.probe.check()
+        status = "draining" if self.slots.draining else "unavailable" if unready else "ok"
+        body: dict[str, Any] = {
+            "status": status,
             "sessions": self.slots.active,
             "max_sessions": self.slots.max_sessions,
             "sessions_total": self.slots.total,
@@ -222,7 +236,9 @@ class Bridge:
             "dropped_audio_frames": self.dropped_audio_frames
             + sum(s.dropped_audio_chunks for s in self.sessions),
         }
-        return JSONResponse(body, status_code=503 if self.slots.draining else 200)
+        if unready:
+            body["reason"] = unready
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     async def tokens(self, request: Request) -> Response:
         settings = self.config.tokens

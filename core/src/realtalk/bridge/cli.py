@@ -26,12 +26,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..cli import Command
+from ..cli import ArgumentParser, Command, int_in
 from .config import BridgeConfig, ConfigError, is_object_spec, load_config
 from .logs import install_log_redaction
 
 DEFAULT_CONFIG = "realtalk.json"
 LOOPS = ("auto", "asyncio", "uvloop")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+"""uvicorn's log levels (``trace`` is below ``debug``)."""
 STARTUP_FAILED = 3
 """Exit status of a worker that failed (the parent stops rather than restart it; uvicorn
 uses the same status when an app fails to start)."""
@@ -42,11 +44,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--config", default=DEFAULT_CONFIG, help="path to realtalk.json (default: %(default)s)"
     )
     parser.add_argument("--host", default=None, help="bind address (default: config or 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: config or 8000)")
-    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument(
+        "--port", type=int_in(0, 65535), default=None, help="port (default: config or 8000)"
+    )
+    parser.add_argument(
+        "--log-level", type=str.lower, choices=LOG_LEVELS, default="info", help="log level"
+    )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=int_in(1, 1024),
         default=1,
         help="worker processes sharing the port, e.g. one per core (default: %(default)s); "
         "more than one needs a shared checkpointer (sqlite:///file.db or postgresql://...)",
@@ -201,6 +207,11 @@ async def serve(
     await server.serve(sockets=sockets)
 
 
+def _basic_logging(log_level: str) -> None:
+    level = 5 if log_level == "trace" else log_level.upper()  # uvicorn's TRACE is 5
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
 def _run_loop(loop: str, main: Any) -> None:
     with asyncio.Runner(loop_factory=loop_factory(loop)) as runner:
         runner.run(main)
@@ -210,7 +221,7 @@ def _worker(
     config: BridgeConfig, log_level: str, loop: str, sock: socket.socket, workers: int
 ) -> None:
     """One ``--workers`` process (spawned): serve on the parent's socket until SIGTERM."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _basic_logging(log_level)
     try:
         _run_loop(loop, serve(config, log_level, sockets=[sock], workers=workers))
     except (ConfigError, ValueError) as exc:
@@ -307,7 +318,7 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"realtalk api: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    _basic_logging(args.log_level)
     if workers > 1:
         return serve_workers(config, workers, args.log_level, loop)
     try:
@@ -329,7 +340,7 @@ API = Command(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry (``python -m realtalk.bridge.cli``)."""
-    parser = argparse.ArgumentParser(prog="realtalk api", description=API.help)
+    parser = ArgumentParser(prog="realtalk api", description=API.help)
     configure(parser)
     return run(parser.parse_args(argv))
 

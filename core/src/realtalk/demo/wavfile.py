@@ -117,4 +117,28 @@ def write_wav(
     return file
 
 
-__all__ = ["AudioFileError", "WavInfo", "read_wav", "write_wav"]
+def check_writable(path: str | Path, option: str = "--output") -> Path:
+    """Refuse, before any work, a WAV path that cannot be written: a directory, a missing
+    or non-folder parent, or a place without write permission."""
+    import os
+
+    file = Path(path)
+    parent = file.parent if str(file.parent) else Path(".")
+    if file.is_dir():
+        raise AudioFileError(
+            f"{option} {file}: is a directory; name a file, e.g. {file / 'out.wav'}"
+        )
+    if not parent.exists():
+        raise AudioFileError(f"{option} {file}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise AudioFileError(f"{option} {file}: {parent} is not a folder")
+    if file.exists() and not os.access(file, os.W_OK):
+        raise AudioFileError(f"{option} {file}: the file is not writable")
+    if not file.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise AudioFileError(
+            f"{option} {file}: cannot create files in {parent} (permission denied)"
+        )
+    return file
+
+
+__all__ = ["AudioFileError", "WavInfo", "check_writable", "read_wav", "write_wav"]
