@@ -154,15 +154,18 @@ EXTRAS: dict[str, str] = {"api": "server", "demo": "demo"}
 
 def _unavailable(name: str, exc: Exception) -> Command:
     """A subcommand whose module failed to import: any arguments, one line naming the fix."""
-    extra = EXTRAS.get(name)
-    fix = f": pip install 'realtalk[{extra}]'" if extra else ""
+    extra = EXTRAS.get(name) if isinstance(exc, ModuleNotFoundError) else None
     why = f"{type(exc).__name__}: {exc}"
+    if extra:
+        line = f"realtalk {name} needs the {extra!r} extra ({why}): pip install 'realtalk[{extra}]'"
+    else:
+        line = f"realtalk {name} is unavailable ({why})"
 
     def configure(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("args", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+        parser.set_defaults(_any_arguments=True)  # main() lets run() explain instead
 
     def run(args: argparse.Namespace) -> int:
-        print(f"realtalk {name} is unavailable ({why}){fix}", file=sys.stderr)
+        print(line, file=sys.stderr)
         return 2
 
     what = f"install realtalk[{extra}]" if extra else f"run `realtalk {name}` for why"
@@ -228,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realtalk`` console script and ``python -m realtalk``."""
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:  # name the subcommand whose options these are not
+    if extra and not getattr(args, "_any_arguments", False):
+        # name the subcommand whose options these are not
         sub = getattr(args, "_parser", parser)
         sub.error(f"unrecognized arguments: {' '.join(extra)}")
     run = getattr(args, "_run", None)

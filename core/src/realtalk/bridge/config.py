@@ -91,10 +91,20 @@ def load_config(path: str | os.PathLike[str]) -> BridgeConfig:
     try:
         config = BridgeConfig.model_validate({**raw, "base_dir": file.resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(f"{file}: {exc}") from None
+        raise ConfigError(f"{file}: {_one_line(exc)}") from None
     if config.env:
         load_env_file(config.base_dir / config.env)
     return config
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Pydantic's errors as one line: ``field.path: message; ...``."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error.get("loc", ())) or "config"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
 
 
 def load_env_file(path: Path, *, override: bool = False) -> dict[str, str]:

@@ -9,9 +9,12 @@ load balancer polling every second costs at most one read per ``ttl``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("realtalk.bridge")
 
 PROBE_THREAD = {"thread_id": "realtalk-healthz-probe"}
 """The thread the probe reads; it is never written."""
@@ -54,11 +57,13 @@ class CheckpointerProbe:
             async with asyncio.timeout(self.timeout):
                 await self.checkpointer.aget_thread(dict(PROBE_THREAD))
         except TimeoutError:
-            return f"checkpointer unreachable: no answer within {self.timeout:g} s"
+            log.warning("healthz: the checkpointer did not answer within %g s", self.timeout)
+            return f"checkpointer unreachable (no answer within {self.timeout:g} s)"
         except Exception as exc:  # any failure means sessions would fail the same way
-            text = str(exc).strip()
-            detail = f": {text.splitlines()[0][:200]}" if text else ""
-            return f"checkpointer unreachable: {type(exc).__name__}{detail}"
+            # The endpoint is public: the reason names the failure, the log has the details
+            # (as a session's checkpointer_error does).
+            log.warning("healthz: the checkpointer failed: %s: %s", type(exc).__name__, exc)
+            return f"checkpointer unreachable ({type(exc).__name__})"
         return None
 
 

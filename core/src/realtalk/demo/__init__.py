@@ -52,9 +52,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", help="live model (GEMINI_LIVE_MODEL, else the plugin's); live sessions only"
     )
-    parser.add_argument(
-        "--voice", help="Gemini voice name, e.g. Puck or Kore; live sessions only"
-    )
+    parser.add_argument("--voice", help="Gemini voice name, e.g. Puck or Kore; live sessions only")
     parser.add_argument(
         "--timeout",
         type=positive_float,

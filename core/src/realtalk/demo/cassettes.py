@@ -57,9 +57,7 @@ def inspect_cassette(path: Path) -> CassetteInfo:
     try:
         from realtalk_testing.cassette import Cassette, CassetteFormatError, ConnectLine
     except ImportError:
-        raise DemoError(
-            "--replay needs realtalk-testing (pip install 'realtalk[demo]')"
-        ) from None
+        raise DemoError("--replay needs realtalk-testing (pip install 'realtalk[demo]')") from None
     try:
         cassette = Cassette.load(path)
     except CassetteFormatError as exc:
