@@ -59,6 +59,34 @@ def validate_pcm16(data: bytes, sample_rate: int) -> None:
     validate_sample_rate(sample_rate)
 
 
+MAX_CHANNELS = 8
+
+
+def downmix_pcm16(data: bytes, channels: int) -> bytes:
+    """Interleaved PCM16 with ``channels`` channels, averaged to mono.
+
+    Raises ValueError for a channel count outside 1-8 or a buffer that is not a whole
+    number of frames (``2 * channels`` bytes each). numpy loads only for more than one
+    channel."""
+    if isinstance(channels, bool) or not isinstance(channels, int):
+        raise ValueError(f"channels must be an int, got {type(channels).__name__}")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise ValueError(f"channels must be from 1 to {MAX_CHANNELS}, got {channels}")
+    nbytes = data.nbytes if isinstance(data, memoryview) else len(data)
+    frame = SAMPLE_WIDTH * channels
+    if nbytes % frame:
+        raise ValueError(
+            f"{channels}-channel PCM16 audio must be a whole number of {frame}-byte frames, "
+            f"got {nbytes} bytes"
+        )
+    if channels == 1:
+        return bytes(data)
+    import numpy as np
+
+    frames = np.frombuffer(data, dtype="<i2").reshape(-1, channels).astype(np.int32)
+    return bytes(frames.mean(axis=1).round().astype("<i2").tobytes())
+
+
 def pcm16_seconds(nbytes: int, rate: int) -> float:
     """Duration in seconds of ``nbytes`` of PCM16 mono audio at ``rate`` Hz."""
     if rate <= 0:
@@ -143,9 +171,11 @@ def resample_pcm16(pcm: bytes, in_rate: int, out_rate: int) -> bytes:
 
 
 __all__ = [
+    "MAX_CHANNELS",
     "SAMPLE_WIDTH",
     "SUPPORTED_SAMPLE_RATES",
     "StreamResampler",
+    "downmix_pcm16",
     "pcm16_bytes",
     "pcm16_seconds",
     "resample_pcm16",

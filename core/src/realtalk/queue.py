@@ -18,7 +18,7 @@ import asyncio
 import threading
 from collections import deque
 
-from .audio import validate_pcm16
+from .audio import downmix_pcm16, validate_pcm16
 from .config import INPUT_SAMPLE_RATE
 from .inputs import (
     ActivityEnd,
@@ -69,15 +69,21 @@ class LiveInputQueue:
 
     # ------------------------------------------------------------------ producers
 
-    def send_audio(self, data: bytes, sample_rate: int = INPUT_SAMPLE_RATE) -> None:
-        """Queue a chunk of PCM16 little-endian mono audio.
+    def send_audio(
+        self, data: bytes, sample_rate: int = INPUT_SAMPLE_RATE, *, channels: int = 1
+    ) -> None:
+        """Queue a chunk of PCM16 little-endian audio (mono unless ``channels`` says so).
 
-        The bytes are copied, so a caller may reuse its buffer. Malformed audio (not
-        bytes, odd byte count, unsupported rate) raises ValueError and queues nothing.
-        Audio at another rate than the provider's is resampled by the session.
+        Interleaved multi-channel audio (``channels=2`` for stereo, up to 8) is averaged
+        to mono here: the providers take mono only, and stereo sent as mono would play at
+        half speed. The bytes are copied, so a caller may reuse its buffer. Malformed
+        audio (not bytes, not whole samples or frames, unsupported rate or channel count)
+        raises ValueError and queues nothing. Audio at another rate than the provider's
+        is resampled by the session.
         """
         validate_pcm16(data, sample_rate)
-        self._put(AudioInput(data=bytes(data), sample_rate=sample_rate))
+        mono = downmix_pcm16(data, channels)
+        self._put(AudioInput(data=mono, sample_rate=sample_rate))
 
     def send_text(self, text: str) -> None:
         """Queue typed text, sent to the model as a user turn."""
