@@ -2,9 +2,9 @@
 
 ``AudioAgent(model, ...)`` (or the lower-level ``LiveAgent(realtime_config, ...)``)
 states what the agent is: model, tools, prompt. ``.compile(...)`` binds it to a
-checkpointer and callbacks and returns a :class:`RealtimeApp`, which is reusable and safe
+checkpointer and callbacks and returns a `RealtimeApp`, which is reusable and safe
 under concurrency: every ``arealtime`` call gets its own
-:class:`~realtalk.runtime.session.Session`, and nothing of one call is shared with
+`Session`, and nothing of one call is shared with
 another. Live agents are driven only by ``arealtime`` / ``realtime``; the turn-based
 methods (``invoke``, ``stream``, ...) refuse with a message saying so.
 """
@@ -138,18 +138,18 @@ class LiveAgent:
                 ``"sqlite:///threads.db"`` opened through the plugins).
             store: A long-term memory store, kept on the app as ``app.store`` and given
                 to ``memory`` callables that take a ``store`` parameter.
-            callback_manager: A :class:`~realtalk.runtime.callbacks.CallbackManager` or
+            callback_manager: A `CallbackManager` or
                 any object with ``on_*`` lifecycle methods.
             shutdown_timeout: Seconds a session waits, after its queue closes, for the
                 reply in flight to finish.
             clock: Time source for backoff, deadlines and timeouts (tests pass a
-                :class:`~realtalk.runtime.clock.ManualClock`).
+                `ManualClock`).
             rng: Random source in ``[0, 1)`` for reconnect jitter (tests fix it).
             thread_store: Builds each session's
-                :class:`~realtalk.runtime.store.ThreadStore` from its config, replacing
+                `ThreadStore` from its config, replacing
                 the default store over ``checkpointer`` (an integration's storage).
             tool_executor: Runs tool calls (a
-                :class:`~realtalk.runtime.executor.ToolExecutor`); the default calls the
+                `ToolExecutor`); the default calls the
                 tool's function. Ledger, timeouts and cancellation stay the runtime's.
 
         Raises:
@@ -286,7 +286,7 @@ class RealtimeApp:
     ) -> AsyncGenerator[RealtimeEvent, None]:
         """Run one live session: yields events until the session ends.
 
-        ``queue`` is a :class:`~realtalk.queue.LiveInputQueue` (anything ``async for``
+        ``queue`` is a `LiveInputQueue` (anything ``async for``
         can read input items from). ``config`` carries ``thread_id`` (generated when
         absent), optionally ``user_id``, ``tools`` (names: narrows the agent's tools),
         and per-session overrides of any ``RealtimeConfig`` field (``voice``, ``vad``,

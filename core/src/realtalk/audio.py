@@ -3,7 +3,7 @@
 Audio in realtalk is always PCM16 little-endian mono. Providers want one rate (Gemini:
 16 kHz in, 24 kHz out) while microphones and files come at 44.1 or 48 kHz, so audio is
 resampled on the way. Resampling chunk by chunk with a one-shot resampler would restart
-the filter at every chunk edge and produce clicks; :class:`StreamResampler` keeps the
+the filter at every chunk edge and produce clicks; `StreamResampler` keeps the
 filter state between chunks instead.
 
 numpy and soxr load on first use of a resampler, keeping ``import realtalk`` cheap.
@@ -27,7 +27,7 @@ SUPPORTED_SAMPLE_RATES = frozenset(
 
 
 def validate_sample_rate(sample_rate: object) -> int:
-    """Return ``sample_rate`` if it is one of :data:`SUPPORTED_SAMPLE_RATES`, else raise."""
+    """Return ``sample_rate`` if it is one of `SUPPORTED_SAMPLE_RATES`, else raise."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int):
         raise ValueError(
             f"sample_rate must be an int number of Hz, got {type(sample_rate).__name__} "

@@ -1,7 +1,7 @@
 """The ``realtalk`` command line.
 
-Subcommands live in :data:`COMMANDS`, a table of ``name -> "module:attribute"``; the
-attribute is a :class:`Command` (help text, ``configure(parser)``, ``run(args) -> int``).
+Subcommands live in `COMMANDS`, a table of ``name -> "module:attribute"``; the
+attribute is a `Command` (help text, ``configure(parser)``, ``run(args) -> int``).
 A new subcommand is a new module plus one line in the table, and a subcommand whose module
 cannot be imported (an optional dependency missing) breaks only itself.
 """
@@ -21,7 +21,7 @@ COMMANDS: dict[str, str] = {
     "api": "realtalk.bridge.cli:API",
     "demo": "realtalk.demo:DEMO",
 }
-"""Subcommand name -> ``"module:attribute"`` of its :class:`Command`."""
+"""Subcommand name -> ``"module:attribute"`` of its `Command`."""
 
 
 @dataclass(frozen=True)
@@ -208,7 +208,7 @@ def int_in(low: int, high: int) -> Callable[[str], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``realtalk`` argument parser with every subcommand of :data:`COMMANDS`."""
+    """The ``realtalk`` argument parser with every subcommand of `COMMANDS`."""
     from . import __version__
 
     parser = ArgumentParser(

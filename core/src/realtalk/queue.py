@@ -8,7 +8,7 @@ session consumes the queue asynchronously (``async for item in queue``).
 The queue is bounded. Realtime audio that cannot be delivered in time is worth less than
 the audio behind it, so when the queue is full the *oldest audio* chunk is dropped and
 counted; text, images, activity markers and the end of the stream are never dropped (they
-may take the queue past ``maxsize``). After :meth:`LiveInputQueue.close` sends are
+may take the queue past ``maxsize``). After `LiveInputQueue.close()` sends are
 dropped silently (and counted) so that a microphone thread racing the shutdown is harmless.
 """
 
@@ -49,7 +49,7 @@ class LiveInputQueue:
             dropped and may exceed it).
 
     Consumer side (one event loop at a time): ``async for item in queue`` yields
-    :mod:`realtalk.inputs` items and ends once the queue is closed and drained;
+    `realtalk.inputs` items and ends once the queue is closed and drained;
     ``await queue.get()`` returns the next item or ``None`` at that end;
     ``queue.get_nowait()`` never waits.
     """
@@ -119,7 +119,7 @@ class LiveInputQueue:
         self._put(AudioStreamEnd())
 
     def send(self, item: InputItem) -> None:
-        """Queue a ready-made :mod:`realtalk.inputs` item, validated like the ``send_*`` methods."""
+        """Queue a ready-made `realtalk.inputs` item, validated like the ``send_*`` methods."""
         if isinstance(item, AudioInput):
             self.send_audio(item.data, item.sample_rate)
         elif isinstance(item, TextInput):
@@ -189,7 +189,7 @@ class LiveInputQueue:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` was called (items may still be queued)."""
+        """True once `close()` was called (items may still be queued)."""
         return self._closed
 
     @property
@@ -214,7 +214,7 @@ class LiveInputQueue:
 
     @property
     def dropped_after_close(self) -> int:
-        """Items of any kind sent after :meth:`close` (and therefore dropped)."""
+        """Items of any kind sent after `close()` (and therefore dropped)."""
         return self._dropped_after_close
 
     def __repr__(self) -> str:

@@ -179,8 +179,8 @@ CassetteLine: TypeAlias = ConnectLine | SendLine | RecvLine | CloseLine | DropLi
 
 @dataclass
 class Cassette:
-    """A parsed, validated cassette. Build one with :meth:`load`, :meth:`loads` or
-    :meth:`from_dicts`; write it with :meth:`dump` / :meth:`dumps`."""
+    """A parsed, validated cassette. Build one with `load()`, `loads()` or
+    `from_dicts()`; write it with `dump()` / `dumps()`."""
 
     header: dict[str, Any]
     lines: list[CassetteLine]

@@ -97,9 +97,9 @@ _WIRE = ReplayWire(
 class FakeGeminiServer(ReplayServer):
     """Serve a cassette to Gemini Live clients on ``127.0.0.1`` over TLS.
 
-    ``strict`` (default True) makes ``__aexit__`` raise :class:`CassetteMismatchError`
+    ``strict`` (default True) makes ``__aexit__`` raise `CassetteMismatchError`
     when lines were left unplayed or frames mismatched; with ``strict=False`` inspect
-    :attr:`report` yourself. ``exit_timeout`` bounds how long ``__aexit__`` lets a
+    `report` yourself. ``exit_timeout`` bounds how long ``__aexit__`` lets a
     connection that is still in the middle of its lines finish (frames in flight).
     """
 

@@ -63,7 +63,7 @@ CLIENT_KINDS = frozenset(
         "realtime_input.audio_stream_end",
     }
 )
-"""Message kinds a client frame can have (see :func:`frame_kind`)."""
+"""Message kinds a client frame can have (see `frame_kind()`)."""
 
 STREAMING_KINDS = frozenset(
     {"realtime_input.audio", "realtime_input.video", "realtime_input.audio_stream_end"}
@@ -336,7 +336,7 @@ def _match(
     without: Callable[[Mapping[str, Any], Sequence[str]], Any],
     noun: str,
 ) -> str | None:
-    """:func:`match_frame` for a wire whose client messages ``kind_of`` names and whose
+    """`match_frame()` for a wire whose client messages ``kind_of`` names and whose
     ``ignore`` paths ``without`` removes; ``noun`` names a message in the reasons."""
     try:
         kind = kind_of(actual)

@@ -42,7 +42,7 @@ class RedactTokens(logging.Filter):
 def install_log_redaction(
     params: Iterable[str] = ("access_token",), loggers: Iterable[str] = UVICORN_LOGGERS
 ) -> RedactTokens:
-    """Install :class:`RedactTokens` on ``loggers`` (idempotent per logger)."""
+    """Install `RedactTokens` on ``loggers`` (idempotent per logger)."""
     redactor = RedactTokens(params)
     for name in loggers:
         logger = logging.getLogger(name)

@@ -2,7 +2,7 @@
 
 Three tasks per connection: the *reader* moves client frames into the session's
 ``LiveInputQueue`` (checking size, rate and protocol), the *pump* moves the runtime's
-events into a bounded :class:`~realtalk.bridge.limits.SendQueue`, and the *writer* moves
+events into a bounded `SendQueue`, and the *writer* moves
 that queue onto the socket. The pump never waits for the client, so a slow reader costs
 it old audio (counted and reported), never memory or the provider connection.
 """

@@ -2,7 +2,7 @@
 
 Transcripts grow in place as fragments arrive (one line per utterance), everything else
 gets a line of its own: tool calls and results, the ``go_away`` and the reconnect,
-errors. :class:`SessionStats` counts what the summary reports, independent of printing.
+errors. `SessionStats` counts what the summary reports, independent of printing.
 """
 
 from __future__ import annotations

@@ -91,8 +91,7 @@ async def _endpoint(plan: DemoPlan) -> AsyncIterator[tuple[dict[str, Any], Any]]
             from realtalk_testing import FakeGeminiServer
         except ImportError as exc:
             raise DemoError(
-                f"the offline demo needs realtalk-testing ({exc}): "
-                "pip install 'realtalk[demo]'"
+                f"the offline demo needs realtalk-testing ({exc}): pip install 'realtalk[demo]'"
             ) from None
         assert plan.cassette is not None
         async with FakeGeminiServer(plan.cassette, strict=False) as server:

@@ -3,7 +3,7 @@
 The demo accepts whatever WAV a user has (44.1 kHz stereo from a phone, 8-bit, 24-bit)
 and hands the session PCM16 mono at the rate it needs; the answer can be written at any
 rate and channel count. Only the standard library reads and writes the files; resampling
-uses :mod:`realtalk.audio`. Anything that is not a PCM WAV file is refused with an error
+uses `realtalk.audio`. Anything that is not a PCM WAV file is refused with an error
 that says what to do, never a traceback.
 """
 

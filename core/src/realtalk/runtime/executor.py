@@ -2,9 +2,9 @@
 
 Tool *dispatch* (the exactly-once ledger, timeouts, cancellation, delivery) is the
 runtime's job and the same for every app. *Executing* a call is not: realtalk calls the
-function behind the :class:`~realtalk.tools.ToolSpec`; an integration may run it through
+function behind the `ToolSpec`; an integration may run it through
 its own machinery instead (Agentflow's ``ToolNode``, with injected state and callbacks).
-An executor gets one :class:`ToolInvocation` and returns the raw result or raises; the
+An executor gets one `ToolInvocation` and returns the raw result or raises; the
 dispatcher turns either into the outcome the model receives.
 """
 

@@ -115,7 +115,7 @@ class ToolRunner:
         """Run the call in its own task; ``on_done`` gets the outcome unless cancelled.
 
         Once the tool has finished, reporting its outcome is no longer cancellable by
-        :meth:`cancel` (the result exists and is recorded), only by :meth:`aclose`.
+        `cancel()` (the result exists and is recorded), only by `aclose()`.
         """
 
         async def run() -> None:
