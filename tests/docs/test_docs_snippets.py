@@ -5,10 +5,11 @@ The marker is an HTML comment on the line(s) right before a ```` ```python ```` 
 - ``<!-- runnable -->``: the block runs as a script in a fresh interpreter, in an empty
   working directory, with provider credentials removed from the environment, so a block
   that silently needs the network or a key fails here instead of in a reader's terminal;
-- ``<!-- runnable: cassette NAME -->``: the same, against a FakeGeminiServer replaying
-  the shipped cassette NAME: Google's SDK is pointed at it through the environment
-  (``GOOGLE_GEMINI_BASE_URL``, ``SSL_CERT_FILE``, a dummy ``GEMINI_API_KEY``), the
-  shipped ``question.wav`` is in the working directory, and every line must play;
+- ``<!-- runnable: cassette NAME [NAME...] -->``: the same, once per name, against a
+  FakeGeminiServer replaying that shipped cassette: Google's SDK is pointed at it
+  through the environment (``GOOGLE_GEMINI_BASE_URL``, ``SSL_CERT_FILE``, a dummy
+  ``GEMINI_API_KEY``), the shipped ``question.wav`` is in the working directory, and
+  every line must play;
 - ``<!-- runnable: pytest -->``: the block is a test module, run by pytest in a fresh
   project (no configuration file at all);
 - ``<!-- not runnable: REASON -->``: a fragment or a program that needs hardware, a key
@@ -29,7 +30,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 MARK = re.compile(
-    r"^<!-- (?:(?P<run>runnable)(?:: (?P<how>cassette [\w.-]+|pytest))?"
+    r"^<!-- (?:(?P<run>runnable)(?:: (?P<how>cassette [\w.-]+(?: [\w.-]+)*|pytest))?"
     r"|not runnable: (?P<why>\S.*?)) -->$"
 )
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)")
@@ -46,7 +47,8 @@ class Block:
 
     @property
     def id(self) -> str:
-        return f"{self.page}:{self.line}"
+        against = f"[{self.how.split()[1]}]" if self.how.startswith("cassette ") else ""
+        return f"{self.page}:{self.line}{against}"
 
 
 def _fences(lines: list[str], page: str) -> list[tuple[int, int, str]]:
@@ -102,8 +104,15 @@ def extract_blocks(text: str, page: str) -> list[Block]:
 
 
 def extract_runnable(text: str, page: str) -> list[Block]:
-    """The blocks of one page that CI runs."""
-    return [b for b in extract_blocks(text, page) if b.how not in ("skip", "unmarked")]
+    """The blocks of one page that CI runs (once per cassette when it names several)."""
+    runs: list[Block] = []
+    for block in extract_blocks(text, page):
+        if block.how.startswith("cassette "):
+            names = block.how.split()[1:]
+            runs += [Block(block.page, block.line, block.code, f"cassette {n}") for n in names]
+        elif block.how not in ("skip", "unmarked"):
+            runs.append(block)
+    return runs
 
 
 def _pages() -> list[tuple[str, str]]:
@@ -130,14 +139,26 @@ def test_extractor_finds_marked_blocks_only() -> None:
         "intro\n\n<!-- runnable -->\n```python\nprint(1)\n```\n\n"
         "```python\nprint('not marked')\n```\n"
         "<!-- runnable -->\n\n```py\nx = 2\n```\n"
-        "<!-- runnable: cassette tool_call -->\n```python\ny = 3\n```\n"
+        "<!-- runnable: cassette tool_call barge_in -->\n```python\ny = 3\n```\n"
         "<!-- runnable: pytest -->\n```python\ndef test(): pass\n```\n"
         "<!-- not runnable: a fragment -->\n```python\nz()\n```\n"
     )
     blocks = extract_runnable(text, "page.md")
-    assert [b.code for b in blocks] == ["print(1)\n", "x = 2\n", "y = 3\n", "def test(): pass\n"]
-    assert [b.line for b in blocks] == [4, 13, 17, 21]
-    assert [b.how for b in blocks] == ["script", "script", "cassette tool_call", "pytest"]
+    assert [b.code for b in blocks] == [
+        "print(1)\n",
+        "x = 2\n",
+        "y = 3\n",
+        "y = 3\n",
+        "def test(): pass\n",
+    ]
+    assert [b.line for b in blocks] == [4, 13, 17, 17, 21]
+    assert [b.how for b in blocks] == [
+        "script",
+        "script",
+        "cassette tool_call",
+        "cassette barge_in",
+        "pytest",
+    ]
     every = extract_blocks(text, "page.md")
     assert [b.how for b in every if b.how in ("skip", "unmarked")] == ["unmarked", "skip"]
 
