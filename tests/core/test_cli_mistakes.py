@@ -102,6 +102,8 @@ MISTAKES = [
     Mistake(("demo", "--timeout", "-1"), "--timeout: must be greater than 0"),
     Mistake(("demo", "--timeout", "soon"), "--timeout: expected a number"),
     Mistake(("demo", "--json", "extra"), "unrecognized arguments: extra"),
+    Mistake(("demo",), "pip install 'realtalk[demo]'", block=("realtalk_testing",)),
+    Mistake(("demo",), "realtalk-gemini plugin is not installed", block=("realtalk_gemini",)),
     # realtalk api
     Mistake(("api", "--config", "missing.json"), "not found"),
     Mistake(("api", "--config", "not_json.json"), "not valid JSON"),

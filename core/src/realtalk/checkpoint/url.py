@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from .._installed import installed
 from .base import Checkpointer, CheckpointerError
 
 _REDACTED = "***"
@@ -133,23 +134,13 @@ def postgres_from_url(url: str) -> Checkpointer:
     from .postgres import PgCheckpointer
 
     postgres_url_and_schema(url)  # validate now: a bad URL fails where it was written
-    missing = [name for name in ("psycopg", "psycopg_pool") if not _installed(name)]
+    missing = [name for name in ("psycopg", "psycopg_pool") if not installed(name)]
     if missing:  # fail where the URL is opened, not at the first session
         raise CheckpointerError(
             f"a postgresql:// checkpointer needs {' and '.join(missing)}, which is not "
             "installed: pip install 'realtalk[postgres]'"
         )
     return PgCheckpointer(url)
-
-
-def _installed(module: str) -> bool:
-    """Whether ``module`` can be imported, without importing it."""
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):
-        return False
 
 
 BUILTIN_FACTORIES = {

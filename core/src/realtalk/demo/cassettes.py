@@ -56,8 +56,10 @@ def inspect_cassette(path: Path) -> CassetteInfo:
         )
     try:
         from realtalk_testing.cassette import Cassette, CassetteFormatError, ConnectLine
-    except ImportError:
-        raise DemoError("--replay needs realtalk-testing (pip install 'realtalk[demo]')") from None
+    except ImportError as exc:
+        raise DemoError(
+            f"the offline demo needs realtalk-testing ({exc}): pip install 'realtalk[demo]'"
+        ) from None
     try:
         cassette = Cassette.load(path)
     except CassetteFormatError as exc:

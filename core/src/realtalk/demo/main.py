@@ -11,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from .._installed import installed
 from ..config import INPUT_SAMPLE_RATE
 from .cassettes import inspect_cassette
 from .display import format_json_summary, format_summary
@@ -32,6 +33,11 @@ def _data_file(name: str) -> Path:
 def _plan(args: argparse.Namespace) -> tuple[DemoPlan, WavInfo, list[str]]:
     """Decide the mode and check every option before any work starts (DemoError says
     what to change)."""
+    if not installed("realtalk_gemini"):
+        raise DemoError(
+            "the demo's agent runs on Gemini Live, and the realtalk-gemini plugin is not "
+            "installed: pip install 'realtalk[demo]'"
+        )
     key = api_key_from_env()
     if args.record and not key:
         raise DemoError(
