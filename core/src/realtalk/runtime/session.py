@@ -10,7 +10,7 @@ serves any number of concurrent sessions. Three kinds of task cooperate:
   stream, closing transcripts, persisting messages and starting tools;
 * **tool tasks** run calls concurrently and report results when they finish.
 
-The supervisor (`Session._supervise()`) owns the connection: it connects, waits for
+The supervisor (:meth:`Session._supervise`) owns the connection: it connects, waits for
 a reason to stop serving it (a drop, a planned rotation, the end of the session) and
 reconnects following ``RealtimeConfig.reconnect``. Section 3 of ARCHITECTURE.md is the
 contract; the docs (``docs/sessions.md``) explain it for users.
@@ -206,7 +206,7 @@ class Session:
             await self.aclose()
 
     def start(self) -> None:
-        """Start the session's task (once); its events then collect for `next_ready()`."""
+        """Start the session's task (once); its events then collect for :meth:`next_ready`."""
         if self._task is not None:
             raise RuntimeError("a session's events can be iterated only once")
         self._task = asyncio.create_task(self._run(), name=f"realtalk-session-{self.thread_id}")
