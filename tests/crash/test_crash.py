@@ -106,7 +106,8 @@ async def _run_child(
 
 async def _restart(args: tuple[str, str, str], tool_log: Path) -> tuple[list[Any], Any]:
     """Resume the thread: the provider must see the handle stored before the kill, and
-    re-sends the already answered call c1 (which must not run or be answered again)."""
+    re-sends the already answered call c1 (which must not run again, and is answered again
+    from the ledger: the resumed provider asked because it never saw the answer)."""
     from ._child import make_tool
 
     store = _open(args)
@@ -120,6 +121,7 @@ async def _restart(args: tuple[str, str, str], tool_log: Path) -> tuple[list[Any
             expect.connect(handle="h-2"),
             *redeliver,
             emit.tool_call("c1", "lookup", {"q": "trains"}),
+            expect.tool_result("c1"),  # the stored result again, the tool not rerun
             emit.input_transcript("fourth question"),
             emit.output_transcript("fourth answer"),
             emit.turn_complete(),

@@ -111,6 +111,7 @@ async def test_nothing_is_persisted_twice_across_a_reconnect() -> None:
             [
                 expect.connect(handle="h1"),
                 emit.tool_call("c1", "get_weather", {"city": "Rome"}),
+                expect.tool_result("c1", result="sunny in Rome"),  # answered again, not run
                 emit.output_transcript("Ordered", finished=True),
                 emit.turn_complete(),
                 expect.close(),

@@ -273,7 +273,9 @@ async def test_concurrent_calls_run_at_the_same_time() -> None:
     fake.assert_done()
 
 
-async def test_a_call_id_seen_again_after_reconnect_is_not_executed_again() -> None:
+async def test_a_call_id_seen_again_after_reconnect_is_answered_again_not_executed() -> None:
+    """The resumed session never saw the answer (it was written to the old socket): it
+    asks again and must get the stored result, or it waits forever."""
     calls: list[str] = []
 
     def charge_card(amount: int) -> str:
@@ -292,8 +294,9 @@ async def test_a_call_id_seen_again_after_reconnect_is_not_executed_again() -> N
             [
                 expect.connect(handle="h1"),
                 emit.tool_call("pay-1", "charge_card", {"amount": 5}),  # replayed after resume
+                expect.tool_result("pay-1", result="charged 5"),  # the stored result again
                 emit.turn_complete(),
-                expect.close(),  # nothing may be sent for the repeated id
+                expect.close(),
             ],
         ]
     )
@@ -395,6 +398,7 @@ async def test_results_are_remembered_across_a_process_restart(tmp_path: Path) -
             expect.connect(handle="h1"),
             expect.tool_result("t-2", result="moved 4"),
             emit.tool_call("t-1", "transfer", {"amount": 3}),
+            expect.tool_result("t-1", result="moved 3"),  # from the ledger, not rerun
             emit.turn_complete(),
             expect.close(),
         ]

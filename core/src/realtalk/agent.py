@@ -24,6 +24,7 @@ from .provider import Provider
 from .runtime.callbacks import CallbackManager
 from .runtime.clock import Clock, SystemClock
 from .runtime.executor import ToolExecutor
+from .runtime.output import DEFAULT_OUTPUT_LIMIT
 from .runtime.persistence import CheckpointerStore, missing_methods
 from .runtime.prompt import SystemPrompt, build_system_instruction, check_prompt
 from .runtime.session import Session
@@ -128,6 +129,7 @@ class LiveAgent:
         rng: Callable[[], float] | None = None,
         thread_store: ThreadStoreFactory | None = None,
         tool_executor: ToolExecutor | None = None,
+        output_limit: int | None = DEFAULT_OUTPUT_LIMIT,
         **unsupported: Any,
     ) -> RealtimeApp:
         """Bind the agent to persistence and callbacks; returns the runnable app.
@@ -151,6 +153,9 @@ class LiveAgent:
             tool_executor: Runs tool calls (a
                 `ToolExecutor`); the default calls the
                 tool's function. Ledger, timeouts and cancellation stay the runtime's.
+            output_limit: Events a session holds for a consumer that fell behind; at the
+                limit it stops reading from the provider until half were taken (memory
+                stays bounded, nothing is dropped). ``None``: unbounded.
 
         Raises:
             ProviderError: No installed provider serves the model (or the provider name),
@@ -170,6 +175,10 @@ class LiveAgent:
             raise TypeError("thread_store must be a callable: session config -> ThreadStore")
         if tool_executor is not None and not callable(getattr(tool_executor, "execute", None)):
             raise TypeError("tool_executor must have an async execute(invocation) method")
+        if output_limit is not None and (
+            isinstance(output_limit, bool) or not isinstance(output_limit, int) or output_limit < 1
+        ):
+            raise ValueError(f"output_limit must be a positive int or None, got {output_limit!r}")
         if self.provider_instance is None:
             # An unknown model or provider name fails here, not at the first session. Only
             # the plugin registry is consulted: the provider's SDK still loads per session.
@@ -186,6 +195,7 @@ class LiveAgent:
             rng=rng,
             thread_store=thread_store,
             tool_executor=tool_executor,
+            output_limit=output_limit,
         )
 
 
@@ -241,8 +251,10 @@ class RealtimeApp:
         rng: Callable[[], float] | None,
         thread_store: ThreadStoreFactory | None = None,
         tool_executor: ToolExecutor | None = None,
+        output_limit: int | None = DEFAULT_OUTPUT_LIMIT,
     ) -> None:
         self.agent = agent
+        self.output_limit = output_limit
         self.thread_store = thread_store
         self.tool_executor = tool_executor
         self.store = store
@@ -415,6 +427,7 @@ class RealtimeApp:
             ),
             tool_executor=self.tool_executor,
             state=state,
+            output_limit=self.output_limit,
             callbacks=self.callback_manager,
             clock=self.clock,
             rng=self.rng,

@@ -1,8 +1,13 @@
 """The session runtime: what happens between ``arealtime`` and the provider.
 
-``session`` drives one live session; the other modules each own one concern of it
-(``reconnect`` backoff, ``tool_runner``, ``transcripts``, ``persistence``, ``prompt``,
-``callbacks``, ``clock``) so their rules can be read and tested on their own.
+``session.Session`` composes small parts, each owning one concern so its rules can be read
+and tested on their own: ``supervisor`` (connections), ``input_pump`` (input),
+``pipeline`` (provider events), ``tool_dispatch`` over ``tool_runner`` (tools),
+``output`` (the user's stream), sharing ``link``, ``turns`` and ``reporter``; plus
+``resumption``, ``transcripts``, ``reconnect`` backoff, ``prompt``, ``callbacks`` and
+``clock``. The seams integrations plug into are exported here: :class:`ThreadStore`
+(persistence) and :class:`ToolExecutor` (running a tool call). docs/architecture.md
+draws the parts.
 """
 
 from .callbacks import LIFECYCLE, CallbackManager

@@ -93,6 +93,10 @@ class ToolRunner:
         """Ids of the calls still executing (cancellable)."""
         return frozenset(self._executing)
 
+    def has(self, call_id: str) -> bool:
+        """True while ``call_id`` executes or its outcome is being reported."""
+        return call_id in self._tasks
+
     @property
     def busy(self) -> bool:
         """True while any call executes or its outcome is being reported."""

@@ -1,0 +1,190 @@
+"""The input side: the user's queue -> validation and resampling -> the provider.
+
+The pump is one task per session. It reads the user's :class:`~realtalk.queue.LiveInputQueue`,
+validates each item against what the provider accepts, resamples audio to the provider's
+rate (:class:`~realtalk.runtime.input.AudioAdapter`), and sends it on the current
+connection. While no connection is up, input waits in a bounded
+:class:`~realtalk.runtime.input.InputBuffer` that the supervisor flushes into the next
+connection. Every loss (the queue full, the buffer full, a session that ended before a
+connection took the buffer) is reported as an ``input_dropped`` event, never hidden.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..config import RealtimeConfig
+from ..events import InputDroppedEvent
+from ..inputs import (
+    ActivityEnd,
+    ActivityStart,
+    AudioInput,
+    AudioStreamEnd,
+    ImageInput,
+    InputItem,
+    TextInput,
+)
+from ..messages import Message
+from ..provider import ProviderCapabilities, ProviderSession
+from .input import AudioAdapter, InputBuffer
+from .link import Link, as_disconnect
+from .reporter import Reporter
+from .turns import TurnState
+
+
+class InputPump:
+    """Moves one session's input to its provider, buffering while disconnected."""
+
+    def __init__(
+        self,
+        queue: Any,
+        *,
+        link: Link,
+        turns: TurnState,
+        reporter: Reporter,
+        capabilities: ProviderCapabilities,
+        realtime_config: RealtimeConfig,
+        provider_name: str,
+        on_closed: Callable[[], None],
+    ) -> None:
+        self.queue = queue
+        self.link = link
+        self.turns = turns
+        self.reporter = reporter
+        self.capabilities = capabilities
+        self.realtime_config = realtime_config
+        self.provider_name = provider_name
+        self.on_closed = on_closed
+        self.buffer = InputBuffer(
+            realtime_config.reconnect.buffer_seconds, capabilities.input_sample_rate
+        )
+        self.audio = AudioAdapter(capabilities.input_sample_rate)
+        self._queue_drops_seen = (0, 0)
+
+    async def run(self) -> None:
+        """Pump until the queue ends; then input is closed and the reply may drain."""
+        try:
+            await self._pump_items()
+        except Exception as exc:  # a broken custom queue ends input, not the session
+            await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
+        finally:
+            self.turns.input_closed = True
+        self.turns.check_drain()
+        self.on_closed()
+
+    async def _pump_items(self) -> None:
+        async for item in self.queue:
+            self.report_queue_drops()
+            prepared = await self.prepare(item)
+            if prepared is None:
+                continue
+            if isinstance(prepared, TextInput):
+                self.turns.awaiting_reply = True
+                await self.reporter.persist([Message.text("user", prepared.text, modality="text")])
+            elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
+                self.turns.awaiting_reply = True  # the user ended a turn: a reply is due
+            await self.send(prepared)
+        self.report_queue_drops()
+        tail = self.audio.flush()
+        if tail is not None:
+            await self.send(tail)
+
+    async def prepare(self, item: Any) -> InputItem | None:
+        """Validate one queued item and adapt it to the provider; None drops it."""
+        caps = self.capabilities
+        report = self.reporter.report
+        if isinstance(item, AudioInput):
+            try:
+                return self.audio.adapt(item)
+            except ValueError as exc:
+                await report("invalid_audio", f"audio chunk dropped: {exc}")
+                return None
+        if isinstance(item, ImageInput) and not caps.images:
+            await report(
+                "unsupported_input",
+                f"image dropped: provider {self.provider_name!r} does not accept images",
+            )
+            return None
+        if isinstance(item, ActivityStart | ActivityEnd):
+            if self.realtime_config.vad.enabled or not caps.manual_activity:
+                await report(
+                    "unsupported_input",
+                    f"{item.kind} dropped: manual activity signals need "
+                    "RealtimeConfig(vad=VADConfig(enabled=False)) and a provider that "
+                    "supports them",
+                )
+                return None
+        if not hasattr(item, "kind"):
+            await report("invalid_input", f"not an input item, dropped: {item!r}")
+            return None
+        return item  # type: ignore[no-any-return]
+
+    async def send(self, item: InputItem) -> None:
+        """Send on the current connection, or buffer for the next one."""
+        link = self.link
+        async with link.send_lock:
+            conn = link.conn
+            if conn is None:
+                self.buffer.append(item)
+                return
+            try:
+                await conn.send(item)
+            except ValueError as exc:  # the provider refuses this item; the rest goes on
+                await self.reporter.report("invalid_input", f"{item.kind} rejected: {exc}")
+            except Exception as exc:
+                self.buffer.append(item)
+                link.note_disconnect(link.gen, as_disconnect(exc))
+
+    async def flush_to(self, conn: ProviderSession, gen: int) -> None:
+        """Send what was buffered to a new connection (call under the send lock)."""
+        buffer = self.buffer
+        while buffer and not self.link.disconnected(gen):
+            item = buffer.peek()
+            try:
+                await conn.send(item)
+            except Exception as exc:
+                self.link.note_disconnect(gen, as_disconnect(exc))
+                break
+            buffer.popleft()
+
+    def report_buffer_drops(self) -> None:
+        chunks, nbytes = self.buffer.take_drops()
+        if chunks:
+            self.reporter.emit(
+                InputDroppedEvent(
+                    audio_chunks=chunks,
+                    audio_bytes=nbytes,
+                    reason="disconnected: more audio arrived than reconnect.buffer_seconds holds",
+                )
+            )
+
+    def report_queue_drops(self) -> None:
+        chunks = getattr(self.queue, "dropped_audio_chunks", 0)
+        nbytes = getattr(self.queue, "dropped_audio_bytes", 0)
+        seen_chunks, seen_bytes = self._queue_drops_seen
+        if chunks > seen_chunks:
+            self._queue_drops_seen = (chunks, nbytes)
+            self.reporter.emit(
+                InputDroppedEvent(
+                    audio_chunks=chunks - seen_chunks,
+                    audio_bytes=nbytes - seen_bytes,
+                    reason="queue full: the oldest audio was dropped",
+                )
+            )
+
+    def report_unsent(self) -> None:
+        """Audio still buffered for a connection that never came is lost: say so."""
+        self.report_buffer_drops()
+        chunks = sum(1 for item in self.buffer if isinstance(item, AudioInput))
+        if chunks:
+            self.reporter.emit(
+                InputDroppedEvent(
+                    audio_chunks=chunks,
+                    audio_bytes=self.buffer.audio_bytes,
+                    reason="the session ended before a connection could take the buffered audio",
+                )
+            )
+
+
+__all__ = ["InputPump"]

@@ -1,0 +1,104 @@
+"""The user's event stream: what a session emitted and its consumer has not taken yet.
+
+One object so the stream has one policy. Producers (the receive loop, tool tasks, the
+input pump) :meth:`~OutputStream.push` without ever blocking; the consumer takes events
+with :meth:`~OutputStream.next_ready` and waits with :meth:`~OutputStream.wait`. The
+stream is bounded for the one producer that can outrun any consumer, the provider: when
+``limit`` events are waiting, the receive loop stops reading from the provider
+(:meth:`~OutputStream.wait_room`) until the consumer has taken half of them. Nothing is
+dropped and memory stays bounded; the provider connection's own buffers take the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from typing import Any
+
+from ..events import RealtimeEvent
+
+DEFAULT_OUTPUT_LIMIT = 512
+"""Events a session holds for a consumer that fell behind before it stops reading from
+the provider (about 25-50 s of model audio at the chunk sizes providers send)."""
+
+_END = object()
+
+
+class OutputStream:
+    """A bounded, single-consumer event stream (a deque and two wake-up futures)."""
+
+    def __init__(self, limit: int | None = DEFAULT_OUTPUT_LIMIT) -> None:
+        if limit is not None and limit < 1:
+            raise ValueError(f"the output limit must be at least 1 event, got {limit!r}")
+        self.limit = limit
+        self._resume_at = (limit // 2) if limit is not None else 0
+        self.items: deque[Any] = deque()
+        """What waits for the consumer (read-only outside this class; the hot path reads
+        its length directly)."""
+        self._waiter: asyncio.Future[None] | None = None  # the consumer, found it empty
+        self._room: asyncio.Future[None] | None = None  # the provider reader, found it full
+        self._ended = False
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def full(self) -> bool:
+        """True when the provider's reader should wait before reading more."""
+        return self.limit is not None and len(self.items) >= self.limit
+
+    def push(self, item: RealtimeEvent) -> None:
+        """Append one event; wakes the consumer if it waits (one wake-up per batch)."""
+        self.items.append(item)
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def end(self) -> None:
+        """Mark the end of the stream (after every event pushed so far)."""
+        if not self._ended:
+            self._ended = True
+            self.push(_END)  # type: ignore[arg-type]
+
+    def next_ready(self) -> RealtimeEvent | None:
+        """The next event, or None when none is waiting.
+
+        Raises StopAsyncIteration once the stream has ended and every event was taken."""
+        items = self.items
+        if not items:
+            return None
+        item = items[0]
+        if item is _END:
+            raise StopAsyncIteration
+        items.popleft()
+        room = self._room
+        if room is not None and len(items) <= self._resume_at:
+            self._room = None
+            if not room.done():
+                room.set_result(None)
+        return item  # type: ignore[no-any-return]
+
+    async def wait(self) -> None:
+        """Wait until an event (or the end) is ready to be taken."""
+        if self.items:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiter = waiter
+        try:
+            await waiter
+        finally:
+            if self._waiter is waiter:
+                self._waiter = None
+
+    async def wait_room(self) -> None:
+        """Wait while the stream is full (the consumer fell behind)."""
+        while self.full:
+            room = self._room
+            if room is None or room.done():
+                room = self._room = asyncio.get_running_loop().create_future()
+            await room
+
+
+__all__ = ["DEFAULT_OUTPUT_LIMIT", "OutputStream"]

@@ -1,0 +1,69 @@
+"""OutputStream: the bounded stream a session's consumer reads."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from realtalk.events import AudioDeltaEvent, TurnCompleteEvent
+from realtalk.runtime.output import OutputStream
+
+
+def audio(i: int) -> AudioDeltaEvent:
+    return AudioDeltaEvent(data=i.to_bytes(2, "little"), sample_rate=24000)
+
+
+async def test_events_come_out_in_order_then_the_end() -> None:
+    out = OutputStream(limit=4)
+    out.push(audio(1))
+    out.push(TurnCompleteEvent())
+    out.end()
+    out.push(audio(2))  # after the end: never seen
+    assert out.next_ready() == audio(1)
+    assert out.next_ready() == TurnCompleteEvent()
+    with pytest.raises(StopAsyncIteration):
+        out.next_ready()
+    with pytest.raises(StopAsyncIteration):
+        out.next_ready()  # the end stays the end
+
+
+async def test_a_waiting_consumer_is_woken_by_a_push() -> None:
+    out = OutputStream()
+    waiter = asyncio.ensure_future(out.wait())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    out.push(audio(1))
+    await waiter
+    assert out.next_ready() == audio(1)
+    assert out.next_ready() is None
+
+
+async def test_push_never_blocks_but_the_reader_waits_for_room_until_half_is_taken() -> None:
+    out = OutputStream(limit=4)
+    for i in range(6):  # producers other than the provider may push past the limit
+        out.push(audio(i))
+    assert out.full and len(out) == 6
+    room = asyncio.ensure_future(out.wait_room())
+    await asyncio.sleep(0)
+    for i in range(3):
+        assert out.next_ready() == audio(i)
+        await asyncio.sleep(0)
+        assert not room.done(), f"woke with {len(out)} waiting"
+    assert out.next_ready() == audio(3)  # 2 left: at half the limit
+    await room
+
+
+async def test_wait_room_returns_at_once_when_not_full() -> None:
+    out = OutputStream(limit=2)
+    out.push(audio(1))
+    await out.wait_room()
+
+
+def test_an_unbounded_stream_is_never_full_and_a_bad_limit_is_refused() -> None:
+    out = OutputStream(limit=None)
+    for i in range(10_000):
+        out.push(audio(i % 100))
+    assert not out.full
+    with pytest.raises(ValueError, match="at least 1"):
+        OutputStream(limit=0)
