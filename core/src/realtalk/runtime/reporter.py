@@ -1,8 +1,8 @@
 """How every part of a session tells the world what happened.
 
-Three audiences, one object: the user's event stream (:meth:`Reporter.emit`), the
-lifecycle callbacks and plugins (:meth:`Reporter.fire`), and the thread store
-(:meth:`Reporter.persist`). Failures of the latter two never reach the part that
+Three audiences, one object: the user's event stream (`Reporter.emit()`), the
+lifecycle callbacks and plugins (`Reporter.fire()`), and the thread store
+(`Reporter.persist()`). Failures of the latter two never reach the part that
 reported: a callback that raises becomes a ``callback_error`` event, a store that fails
 becomes a ``checkpointer_error`` event, and the session goes on.
 """
