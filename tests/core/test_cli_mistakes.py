@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -264,4 +265,28 @@ def test_an_unwritable_output_folder_is_refused_first(project: Path) -> None:
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         "realtalk demo: --output locked/out.wav: cannot create files in locked (permission denied)"
+    )
+
+
+def test_a_folder_without_write_permission_is_refused_first(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same check where tests run as root (who may write anywhere): the permission
+    answer is replaced, the command is the real one."""
+    real_access = os.access
+    locked = project / "locked_for_all"
+    locked.mkdir(exist_ok=True)
+
+    def access(path: Any, mode: int, **kwargs: Any) -> bool:
+        if Path(path).resolve() == locked.resolve():
+            return False
+        return real_access(path, mode, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    mistake = Mistake(("demo", "--output", "locked_for_all/out.wav"), "")
+    code, _, err = _run_here(mistake, project, monkeypatch, capsys)
+    assert code == 2
+    assert err.strip() == (
+        "realtalk demo: --output locked_for_all/out.wav: cannot create files in "
+        "locked_for_all (permission denied)"
     )

@@ -154,7 +154,9 @@ EXTRAS: dict[str, str] = {"api": "server", "demo": "demo"}
 
 def _unavailable(name: str, exc: Exception) -> Command:
     """A subcommand whose module failed to import: any arguments, one line naming the fix."""
-    extra = EXTRAS.get(name) if isinstance(exc, ModuleNotFoundError) else None
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    # A third-party module missing is an extra not installed; a realtalk one is a bug.
+    extra = EXTRAS.get(name) if missing and not missing.startswith("realtalk") else None
     why = f"{type(exc).__name__}: {exc}"
     if extra:
         line = f"realtalk {name} needs the {extra!r} extra ({why}): pip install 'realtalk[{extra}]'"
