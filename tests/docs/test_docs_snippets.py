@@ -115,12 +115,25 @@ def extract_runnable(text: str, page: str) -> list[Block]:
     return runs
 
 
+READMES = [
+    ROOT / "README.md",
+    ROOT / "core" / "README.md",
+    ROOT / "providers" / "gemini" / "README.md",
+    ROOT / "providers" / "openai" / "README.md",
+    ROOT / "testing" / "README.md",
+    ROOT / "examples" / "README.md",
+]
+"""The READMEs are documentation too (the packages' pages on an index): same rules."""
+
+
 def _pages() -> list[tuple[str, str]]:
     pages = []
     for path in sorted(DOCS.rglob("*.md")):
         rel = path.relative_to(DOCS).as_posix()
         if not rel.startswith("_"):
             pages.append((rel, path.read_text(encoding="utf-8")))
+    for path in READMES:
+        pages.append((path.relative_to(ROOT).as_posix(), path.read_text(encoding="utf-8")))
     return pages
 
 
