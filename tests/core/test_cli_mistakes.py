@@ -38,6 +38,9 @@ FILES: dict[str, str] = {
     "no_agent.json": "{}",
     "typo.json": json.dumps({"agent": "agent_ok:agent", "limitz": {}}),
     "raises.json": json.dumps({"agent": "agent_raises:agent"}),
+    "raises_sqlite.json": json.dumps(
+        {"agent": "agent_raises:agent", "checkpointer": "sqlite:///threads.db"}
+    ),
     "missing_module.json": json.dumps({"agent": "no_such_module:agent"}),
     "missing_attr.json": json.dumps({"agent": "agent_ok:nope"}),
     "number.json": json.dumps({"agent": "agent_number:agent"}),
@@ -134,6 +137,11 @@ MISTAKES = [
     Mistake(("api", "--log-level", "bogus"), "--log-level: invalid choice: 'bogus'"),
     Mistake(("api", "--workers", "0"), "--workers: must be from 1 to 1024"),
     Mistake(("api", "--config", "memory.json", "--workers", "2"), "needs a checkpointer"),
+    Mistake(
+        ("api", "--config", "raises_sqlite.json", "--workers", "2", "--port", "0"),
+        "raised RuntimeError: boom while importing",
+        process=True,  # found in the parent, before the port is bound and workers spawn
+    ),
     Mistake(("api", "--loop", "tokio"), "--loop: invalid choice: 'tokio'"),
     # realtalk plugins
     Mistake(("plugins", "--jsn"), "unrecognized arguments: --jsn"),

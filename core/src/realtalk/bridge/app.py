@@ -361,4 +361,12 @@ def create_app(
     return starlette
 
 
-__all__ = ["Bridge", "create_app", "resolve_app", "resolve_checkpointer"]
+def preflight(config: BridgeConfig) -> None:
+    """Build what ``config`` names once and release it again. ``realtalk api --workers``
+    runs this in the parent, so an agent module that raises, an unknown model or an
+    unusable checkpointer is one error before the port is bound and workers spawn."""
+    asgi = create_app(config)
+    asyncio.run(asgi.state.bridge.aclose())
+
+
+__all__ = ["Bridge", "create_app", "preflight", "resolve_app", "resolve_checkpointer"]

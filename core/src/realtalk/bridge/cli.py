@@ -320,6 +320,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _basic_logging(args.log_level)
     if workers > 1:
+        from .app import preflight
+
+        try:
+            preflight(config)  # a broken agent or checkpointer: before binding and spawning
+        except (ConfigError, ValueError) as exc:
+            print(f"realtalk api: {exc}", file=sys.stderr)
+            return 2
         return serve_workers(config, workers, args.log_level, loop)
     try:
         _run_loop(loop, serve(config, args.log_level))
