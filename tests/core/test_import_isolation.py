@@ -98,3 +98,12 @@ def test_every_public_name_imports_with_from() -> None:
         "assert callable(tool) and LiveInputQueue.__name__ == 'LiveInputQueue'"
     )
     assert "realtalk.queue" in modules_after(code)
+
+
+def test_compile_resolves_the_provider_without_loading_its_sdk() -> None:
+    """compile() checks the model against the plugins (so an unknown one fails there), but
+    the provider's SDK still loads only when a session opens."""
+    modules = modules_after(
+        "from realtalk import AudioAgent\nAudioAgent('gemini-live-2.5-flash-preview').compile()"
+    )
+    assert heavy_in(modules) == []

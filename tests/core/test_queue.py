@@ -379,3 +379,28 @@ def test_a_consumer_on_a_new_loop_after_the_old_one_closed() -> None:
         return await queue.get()
 
     assert asyncio.run(second()) == TextInput("for the second loop")
+
+
+def test_stereo_audio_is_downmixed_to_mono_when_channels_says_so() -> None:
+    import numpy as np
+
+    from realtalk.inputs import AudioInput
+
+    left = np.array([1000, -2000, 3000, 32767], dtype="<i2")
+    right = np.array([3000, -4000, 3001, 32767], dtype="<i2")
+    stereo = np.stack([left, right], axis=1).reshape(-1).tobytes()
+    queue = LiveInputQueue()
+    queue.send_audio(stereo, 48000, channels=2)
+    item = queue.get_nowait()
+    assert isinstance(item, AudioInput) and item.sample_rate == 48000
+    # Half the bytes (one channel), the average of both: not stereo read as mono.
+    assert np.frombuffer(item.data, dtype="<i2").tolist() == [2000, -3000, 3000, 32767]
+
+
+def test_a_bad_channel_count_or_a_cut_frame_is_refused() -> None:
+    queue = LiveInputQueue()
+    with pytest.raises(ValueError, match="channels must be from 1 to 8, got 0"):
+        queue.send_audio(b"\x00\x00", channels=0)
+    with pytest.raises(ValueError, match="whole number of 4-byte frames, got 6 bytes"):
+        queue.send_audio(b"\x00" * 6, channels=2)
+    assert queue.qsize() == 0

@@ -41,3 +41,12 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
         assert f'id="{kind.replace("_", "-")}"' in events_page, kind
     api_page = (site / "reference" / "config" / "index.html").read_text(encoding="utf-8")
     assert "RealtimeConfig" in api_page and "ReconnectConfig" in api_page
+    # The API reference renders the docstrings' markup: no raw Sphinx roles.
+    import re
+
+    role = re.compile(r":(?:class|func|meth|data|attr|mod|exc|obj):(?:`|<code>)")
+    raw = {
+        page.relative_to(site).as_posix(): len(role.findall(page.read_text(encoding="utf-8")))
+        for page in (site / "reference").rglob("*.html")
+    }
+    assert not {k: v for k, v in raw.items() if v}, raw

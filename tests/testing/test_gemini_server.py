@@ -248,6 +248,41 @@ async def test_unlisted_audio_is_counted_but_strict_header_rejects_it() -> None:
             assert record.audio_frames == 2
 
 
+async def test_audio_stream_end_is_streaming_input_like_audio() -> None:
+    """A client sends audio_stream_end whenever its microphone pauses: where no line waits
+    for it (here: before a text turn; after the last line: the demo's replays, tests/demo)
+    it is tolerated and counted as unlisted input, never as audio; a line that names it
+    still matches it; a strict cassette refuses it unlisted, as it refuses unlisted audio."""
+    lines = (
+        {"conn": 1, "recv": {"setupComplete": {}}},
+        {"conn": 1, "send": {"realtimeInput": {"text": "hello"}}, "match": "exact"},
+        {"conn": 1, "send": "realtime_input.audio_stream_end"},
+        {"conn": 1, "recv": {"serverContent": {"turnComplete": True}}},
+    )
+    for strict in (False, True):
+        c = cassette(*lines, strict=strict)
+        async with FakeGeminiServer(c, strict=False) as server:
+            client = genai.Client(api_key="k", http_options=server.http_options)
+            async with client.aio.live.connect(model=MODEL) as session:
+                await session.send_realtime_input(audio_stream_end=True)  # nobody waits
+                await session.send_realtime_input(text="hello")
+                await session.send_realtime_input(audio_stream_end=True)  # the listed one
+                code = None
+                try:
+                    async for message in session.receive():
+                        if message.server_content and message.server_content.turn_complete:
+                            break
+                except errors.APIError as exc:
+                    code = exc.code
+        record = server.connection(1)
+        if strict:
+            assert code == 1008 and "strict" in server.report.mismatches[0].reason
+        else:
+            assert code is None and server.report.ok, server.report.summary()
+            assert record.audio_frames == 0 and record.unlisted_bytes == 0
+            assert record.unlisted_frames >= 1
+
+
 async def test_audio_line_met_by_first_frame_or_min_seconds() -> None:
     c = cassette(
         {"conn": 1, "send": "realtime_input.audio"},

@@ -2,9 +2,9 @@
 
 ``AudioAgent(model, ...)`` (or the lower-level ``LiveAgent(realtime_config, ...)``)
 states what the agent is: model, tools, prompt. ``.compile(...)`` binds it to a
-checkpointer and callbacks and returns a :class:`RealtimeApp`, which is reusable and safe
+checkpointer and callbacks and returns a `RealtimeApp`, which is reusable and safe
 under concurrency: every ``arealtime`` call gets its own
-:class:`~realtalk.runtime.session.Session`, and nothing of one call is shared with
+`Session`, and nothing of one call is shared with
 another. Live agents are driven only by ``arealtime`` / ``realtime``; the turn-based
 methods (``invoke``, ``stream``, ...) refuse with a message saying so.
 """
@@ -142,22 +142,26 @@ class LiveAgent:
                 ``"sqlite:///threads.db"`` opened through the plugins).
             store: A long-term memory store, kept on the app as ``app.store`` and given
                 to ``memory`` callables that take a ``store`` parameter.
-            callback_manager: A :class:`~realtalk.runtime.callbacks.CallbackManager` or
+            callback_manager: A `CallbackManager` or
                 any object with ``on_*`` lifecycle methods.
             shutdown_timeout: Seconds a session waits, after its queue closes, for the
                 reply in flight to finish.
             clock: Time source for backoff, deadlines and timeouts (tests pass a
-                :class:`~realtalk.runtime.clock.ManualClock`).
+                `ManualClock`).
             rng: Random source in ``[0, 1)`` for reconnect jitter (tests fix it).
             thread_store: Builds each session's
-                :class:`~realtalk.runtime.store.ThreadStore` from its config, replacing
+                `ThreadStore` from its config, replacing
                 the default store over ``checkpointer`` (an integration's storage).
             tool_executor: Runs tool calls (a
-                :class:`~realtalk.runtime.executor.ToolExecutor`); the default calls the
+                `ToolExecutor`); the default calls the
                 tool's function. Ledger, timeouts and cancellation stay the runtime's.
             output_limit: Events a session holds for a consumer that fell behind; at the
                 limit it stops reading from the provider until half were taken (memory
                 stays bounded, nothing is dropped). ``None``: unbounded.
+
+        Raises:
+            ProviderError: No installed provider serves the model (or the provider name),
+                unless the agent was given a provider instance.
         """
         for name in unsupported:
             why = _UNSUPPORTED_COMPILE_ARGS.get(name)
@@ -177,6 +181,12 @@ class LiveAgent:
             isinstance(output_limit, bool) or not isinstance(output_limit, int) or output_limit < 1
         ):
             raise ValueError(f"output_limit must be a positive int or None, got {output_limit!r}")
+        if self.provider_instance is None:
+            # An unknown model or provider name fails here, not at the first session. Only
+            # the plugin registry is consulted: the provider's SDK still loads per session.
+            from .plugins import resolve_provider
+
+            resolve_provider(self.realtime_config.model, self.realtime_config.provider)
         return RealtimeApp(
             self,
             checkpointer=checkpointer,
@@ -290,7 +300,7 @@ class RealtimeApp:
     ) -> AsyncGenerator[RealtimeEvent, None]:
         """Run one live session: yields events until the session ends.
 
-        ``queue`` is a :class:`~realtalk.queue.LiveInputQueue` (anything ``async for``
+        ``queue`` is a `LiveInputQueue` (anything ``async for``
         can read input items from). ``config`` carries ``thread_id`` (generated when
         absent), optionally ``user_id``, ``tools`` (names: narrows the agent's tools),
         and per-session overrides of any ``RealtimeConfig`` field (``voice``, ``vad``,

@@ -3,7 +3,7 @@
 Audio in realtalk is always PCM16 little-endian mono. Providers want one rate (Gemini:
 16 kHz in, 24 kHz out) while microphones and files come at 44.1 or 48 kHz, so audio is
 resampled on the way. Resampling chunk by chunk with a one-shot resampler would restart
-the filter at every chunk edge and produce clicks; :class:`StreamResampler` keeps the
+the filter at every chunk edge and produce clicks; `StreamResampler` keeps the
 filter state between chunks instead.
 
 numpy and soxr load on first use of a resampler, keeping ``import realtalk`` cheap.
@@ -27,7 +27,7 @@ SUPPORTED_SAMPLE_RATES = frozenset(
 
 
 def validate_sample_rate(sample_rate: object) -> int:
-    """Return ``sample_rate`` if it is one of :data:`SUPPORTED_SAMPLE_RATES`, else raise."""
+    """Return ``sample_rate`` if it is one of `SUPPORTED_SAMPLE_RATES`, else raise."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int):
         raise ValueError(
             f"sample_rate must be an int number of Hz, got {type(sample_rate).__name__} "
@@ -57,6 +57,34 @@ def validate_pcm16(data: bytes, sample_rate: int) -> None:
             f"PCM16 audio must have an even number of bytes (2 per sample), got {nbytes}"
         )
     validate_sample_rate(sample_rate)
+
+
+MAX_CHANNELS = 8
+
+
+def downmix_pcm16(data: bytes, channels: int) -> bytes:
+    """Interleaved PCM16 with ``channels`` channels, averaged to mono.
+
+    Raises ValueError for a channel count outside 1-8 or a buffer that is not a whole
+    number of frames (``2 * channels`` bytes each). numpy loads only for more than one
+    channel."""
+    if isinstance(channels, bool) or not isinstance(channels, int):
+        raise ValueError(f"channels must be an int, got {type(channels).__name__}")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise ValueError(f"channels must be from 1 to {MAX_CHANNELS}, got {channels}")
+    nbytes = data.nbytes if isinstance(data, memoryview) else len(data)
+    frame = SAMPLE_WIDTH * channels
+    if nbytes % frame:
+        raise ValueError(
+            f"{channels}-channel PCM16 audio must be a whole number of {frame}-byte frames, "
+            f"got {nbytes} bytes"
+        )
+    if channels == 1:
+        return bytes(data)
+    import numpy as np
+
+    frames = np.frombuffer(data, dtype="<i2").reshape(-1, channels).astype(np.int32)
+    return bytes(frames.mean(axis=1).round().astype("<i2").tobytes())
 
 
 def pcm16_seconds(nbytes: int, rate: int) -> float:
@@ -143,9 +171,11 @@ def resample_pcm16(pcm: bytes, in_rate: int, out_rate: int) -> bytes:
 
 
 __all__ = [
+    "MAX_CHANNELS",
     "SAMPLE_WIDTH",
     "SUPPORTED_SAMPLE_RATES",
     "StreamResampler",
+    "downmix_pcm16",
     "pcm16_bytes",
     "pcm16_seconds",
     "resample_pcm16",

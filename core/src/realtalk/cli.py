@@ -1,7 +1,7 @@
 """The ``realtalk`` command line.
 
-Subcommands live in :data:`COMMANDS`, a table of ``name -> "module:attribute"``; the
-attribute is a :class:`Command` (help text, ``configure(parser)``, ``run(args) -> int``).
+Subcommands live in `COMMANDS`, a table of ``name -> "module:attribute"``; the
+attribute is a `Command` (help text, ``configure(parser)``, ``run(args) -> int``).
 A new subcommand is a new module plus one line in the table, and a subcommand whose module
 cannot be imported (an optional dependency missing) breaks only itself.
 """
@@ -14,14 +14,14 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 COMMANDS: dict[str, str] = {
     "plugins": "realtalk.cli:PLUGINS",
     "api": "realtalk.bridge.cli:API",
     "demo": "realtalk.demo:DEMO",
 }
-"""Subcommand name -> ``"module:attribute"`` of its :class:`Command`."""
+"""Subcommand name -> ``"module:attribute"`` of its `Command`."""
 
 
 @dataclass(frozen=True)
@@ -148,22 +148,72 @@ def _load_command(target: str) -> Command:
     return command
 
 
-def _unavailable(name: str, exc: Exception) -> Command:
-    def run(args: argparse.Namespace) -> int:
-        print(
-            f"realtalk {name} is unavailable: {type(exc).__name__}: {exc}",
-            file=sys.stderr,
-        )
-        return 1
+EXTRAS: dict[str, str] = {"api": "server", "demo": "demo"}
+"""Subcommand -> the ``realtalk[...]`` extra that installs what it needs."""
 
-    return Command(help="(unavailable: see `realtalk {name}`)", configure=lambda p: None, run=run)
+
+def _unavailable(name: str, exc: Exception) -> Command:
+    """A subcommand whose module failed to import: any arguments, one line naming the fix."""
+    missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+    # A third-party module missing is an extra not installed; a realtalk one is a bug.
+    extra = EXTRAS.get(name) if missing and not missing.startswith("realtalk") else None
+    why = f"{type(exc).__name__}: {exc}"
+    if extra:
+        line = f"realtalk {name} needs the {extra!r} extra ({why}): pip install 'realtalk[{extra}]'"
+    else:
+        line = f"realtalk {name} is unavailable ({why})"
+
+    def configure(parser: argparse.ArgumentParser) -> None:
+        parser.set_defaults(_any_arguments=True)  # main() lets run() explain instead
+
+    def run(args: argparse.Namespace) -> int:
+        print(line, file=sys.stderr)
+        return 2
+
+    what = f"install realtalk[{extra}]" if extra else f"run `realtalk {name}` for why"
+    return Command(help=f"(unavailable: {what})", configure=configure, run=run)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse that reports a usage mistake as one line on stderr (exit 2), not the
+    whole usage block: the line names the option and points at ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a number greater than zero (seconds, rates)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be greater than 0, got {text}")
+    return value
+
+
+def int_in(low: int, high: int) -> Callable[[str], int]:
+    """argparse type: an integer from ``low`` to ``high`` inclusive."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, got {value}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``realtalk`` argument parser with every subcommand of :data:`COMMANDS`."""
+    """The ``realtalk`` argument parser with every subcommand of `COMMANDS`."""
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="realtalk", description="realtalk: provider-agnostic realtime audio agents"
     )
     parser.add_argument("--version", action="version", version=f"realtalk {__version__}")
@@ -175,14 +225,18 @@ def build_parser() -> argparse.ArgumentParser:
             command = _unavailable(name, exc)
         sub = subparsers.add_parser(name, help=command.help, description=command.help)
         command.configure(sub)
-        sub.set_defaults(_run=command.run)
+        sub.set_defaults(_run=command.run, _parser=sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``realtalk`` console script and ``python -m realtalk``."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "_any_arguments", False):
+        # name the subcommand whose options these are not
+        sub = getattr(args, "_parser", parser)
+        sub.error(f"unrecognized arguments: {' '.join(extra)}")
     run = getattr(args, "_run", None)
     if run is None:
         parser.print_help()
@@ -191,4 +245,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
-__all__ = ["COMMANDS", "PLUGINS", "Command", "build_parser", "main", "plugins_report"]
+__all__ = [
+    "COMMANDS",
+    "EXTRAS",
+    "PLUGINS",
+    "ArgumentParser",
+    "Command",
+    "build_parser",
+    "int_in",
+    "main",
+    "plugins_report",
+    "positive_float",
+]

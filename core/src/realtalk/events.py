@@ -288,7 +288,7 @@ def event_to_json(event: _Event) -> str:
 
 
 def event_from_json(data: str | bytes) -> RealtimeEvent:
-    """Parse a JSON string produced by :func:`event_to_json` back into its event class."""
+    """Parse a JSON string produced by `event_to_json()` back into its event class."""
     return EVENT_ADAPTER.validate_json(data)
 
 

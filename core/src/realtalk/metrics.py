@@ -1,12 +1,12 @@
 """Per-session figures measured from what the runtime already sees, sans I/O.
 
-A :class:`SessionMetrics` follows one session through three entry points the runtime
-calls: :meth:`~SessionMetrics.on_input` for each input item it sends, :meth:`~SessionMetrics.
-on_event` for each event it emits (returning the ``metrics`` events to emit after it) and
-:meth:`~SessionMetrics.on_connection_lost` when it stops serving a connection; at the end
-:meth:`~SessionMetrics.finish` gives the ``session_metrics`` summary. Time is whatever the
-caller passes as ``now`` (the session's :class:`~realtalk.runtime.clock.Clock`), so tests
-script a session with a :class:`~realtalk.runtime.clock.ManualClock` and exact figures.
+A `SessionMetrics` follows one session through three entry points the runtime
+calls: `on_input()` for each input item it sends, `
+on_event()` for each event it emits (returning the ``metrics`` events to emit after it) and
+`on_connection_lost()` when it stops serving a connection; at the end
+`finish()` gives the ``session_metrics`` summary. Time is whatever the
+caller passes as ``now`` (the session's `Clock`), so tests
+script a session with a `ManualClock` and exact figures.
 
 What is measured, per turn (a turn starts at the model's first output and ends at
 ``turn_complete`` or ``interrupted``):
@@ -21,7 +21,7 @@ What is measured, per turn (a turn starts at the model's first output and ends a
   the usage tokens reported for the turn.
 
 Model audio costs one type check per chunk once the turn's first chunk was seen (the
-runtime's audio hot path may skip the call altogether; :attr:`SessionMetrics.wants_audio`
+runtime's audio hot path may skip the call altogether; `SessionMetrics.wants_audio`
 says when it must not).
 """
 

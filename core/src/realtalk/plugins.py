@@ -1,15 +1,15 @@
 """The plugin registry: which providers and checkpointers are installed, and from where.
 
 Plugins are pluggy plugins of the project ``realtalk`` (hook specifications in
-:mod:`realtalk.hookspecs`). The registry loads, in this order:
+`realtalk.hookspecs`). The registry loads, in this order:
 
-1. the builtin plugin modules of core (:data:`BUILTIN_PLUGINS`, e.g. the checkpointers for
+1. the builtin plugin modules of core (`BUILTIN_PLUGINS`, e.g. the checkpointers for
    ``memory://``, ``sqlite://`` and ``postgresql://``);
 2. every entry point of the group ``realtalk``, one at a time.
 
 Each plugin is loaded on its own: a plugin whose import fails, whose registration hook
 raises, or that claims a name another plugin already took is recorded in
-:attr:`PluginRegistry.failures` (with its name, distribution and the reason) and skipped;
+`PluginRegistry.failures` (with its name, distribution and the reason) and skipped;
 the others still load. "Fails" means any exception, ``SystemExit`` (a plugin calling
 ``sys.exit()``) and every other ``BaseException`` included, except ``KeyboardInterrupt``,
 which stays the user's: the same isolation holds for lifecycle hooks and for the
@@ -18,7 +18,7 @@ loaded at all.
 
 Two plugins offering the same provider name (or checkpointer scheme) is an error, never a
 silent "first one wins": the second plugin is not loaded (a failure naming both), and
-resolving that name raises :class:`PluginConflictError` naming both plugins until one of
+resolving that name raises `PluginConflictError` naming both plugins until one of
 them is uninstalled or disabled.
 """
 
@@ -70,7 +70,7 @@ LIFECYCLE_HOOKS = frozenset(
         "realtalk_metrics",
     }
 )
-"""Hooks :func:`call_lifecycle` may call."""
+"""Hooks `call_lifecycle()` may call."""
 
 _SCHEME_ALIASES = {"postgres": "postgresql"}
 
@@ -82,8 +82,8 @@ class PluginError(Exception):
 class PluginConflictError(PluginError, ProviderError, CheckpointerError):
     """Two plugins claim the same provider name or checkpointer scheme.
 
-    It is a :class:`~realtalk.provider.ProviderError` and a
-    :class:`~realtalk.checkpoint.CheckpointerError` too, so callers that catch those while
+    It is a `ProviderError` and a
+    `CheckpointerError` too, so callers that catch those while
     resolving a provider or opening a checkpointer also catch conflicts. ``what`` is
     ``"provider"`` or ``"checkpointer scheme"``, ``name`` the contested name and
     ``plugins`` the descriptions of the plugins that claim it.
@@ -143,7 +143,7 @@ def _describe(name: str, distribution: str | None, version: str | None) -> str:
 
 @dataclass
 class PluginRegistry:
-    """Everything the plugins registered; built by :func:`get_registry`."""
+    """Everything the plugins registered; built by `get_registry()`."""
 
     manager: pluggy.PluginManager
     providers: dict[str, ProviderRecord] = field(default_factory=dict)
@@ -168,9 +168,9 @@ class PluginRegistry:
     ) -> PluginInfo:
         """Register ``obj`` (a module or object with ``@hookimpl`` functions) under ``name``.
 
-        Collects its providers and checkpointers. Raises :class:`PluginError` (and
+        Collects its providers and checkpointers. Raises `PluginError` (and
         registers nothing) if the name is taken, a hook raises or a record is invalid,
-        :class:`PluginConflictError` if it claims a provider name or scheme already taken.
+        `PluginConflictError` if it claims a provider name or scheme already taken.
         """
         me = _describe(name, distribution, version)
         if self.manager.has_plugin(name):
@@ -465,7 +465,7 @@ def reset_plugins() -> None:
 def register_plugin(obj: object, name: str) -> PluginInfo:
     """Register an in-process plugin (tests, applications) in the process-wide registry.
 
-    Raises :class:`PluginError` / :class:`PluginConflictError` instead of recording a
+    Raises `PluginError` / `PluginConflictError` instead of recording a
     failure: the caller is right here to fix it.
     """
     with _lock:
@@ -480,8 +480,8 @@ def plugin_manager() -> pluggy.PluginManager:
 def resolve_provider(model: str, provider: str | None = None) -> ProviderRecord:
     """The provider record for ``provider`` by name, or the one claiming ``model``.
 
-    Raises :class:`~realtalk.provider.ProviderError` when none or several match (listing
-    the installed providers) and :class:`PluginConflictError` when two plugins claim it.
+    Raises `ProviderError` when none or several match (listing
+    the installed providers) and `PluginConflictError` when two plugins claim it.
     """
     return get_registry().resolve_provider(model, provider)
 
@@ -508,7 +508,7 @@ def open_checkpointer(url: str) -> Checkpointer:
     """Build the checkpointer for ``url`` by its scheme (``memory://``, ``sqlite:///x.db``, ...).
 
     ``postgres://`` is an alias of ``postgresql://``. An unknown scheme raises
-    :class:`~realtalk.checkpoint.CheckpointerError` naming the scheme and the available
+    `CheckpointerError` naming the scheme and the available
     ones; the URL itself (which may hold a password) is never part of the message.
     """
     return get_registry().open_checkpointer(url)

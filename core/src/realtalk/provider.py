@@ -2,7 +2,7 @@
 
 A provider is a factory of connections. A connection (``ProviderSession``) accepts neutral
 input items and tool results, and yields neutral events until the connection ends; how it
-ended is reported by raising :class:`ProviderDisconnected` with a classification the
+ended is reported by raising `ProviderDisconnected` with a classification the
 runtime keys on (rotation, transient, fatal), never by exception class.
 """
 

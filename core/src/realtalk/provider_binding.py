@@ -30,8 +30,8 @@ def pin_session_provider(agent_config: RealtimeConfig, session: RealtimeConfig) 
     Accepted: the agent's provider (by name, or the one claiming the agent's model) claims
     the session's model, or that provider lists no model patterns, or it was named for a
     model outside its patterns and no other installed provider claims the session's model.
-    Raises :class:`ProviderOverrideError` otherwise, and when ``session.provider`` names
-    another provider. Raises :class:`~realtalk.provider.ProviderError` when the agent's
+    Raises `ProviderOverrideError` otherwise, and when ``session.provider`` names
+    another provider. Raises `ProviderError` when the agent's
     own provider is not installed (the session could not start either way).
     """
     if session.provider == agent_config.provider and session.model == agent_config.model:

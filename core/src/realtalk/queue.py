@@ -8,7 +8,7 @@ session consumes the queue asynchronously (``async for item in queue``).
 The queue is bounded. Realtime audio that cannot be delivered in time is worth less than
 the audio behind it, so when the queue is full the *oldest audio* chunk is dropped and
 counted; text, images, activity markers and the end of the stream are never dropped (they
-may take the queue past ``maxsize``). After :meth:`LiveInputQueue.close` sends are
+may take the queue past ``maxsize``). After `LiveInputQueue.close()` sends are
 dropped silently (and counted) so that a microphone thread racing the shutdown is harmless.
 """
 
@@ -18,7 +18,7 @@ import asyncio
 import threading
 from collections import deque
 
-from .audio import validate_pcm16
+from .audio import downmix_pcm16, validate_pcm16
 from .config import INPUT_SAMPLE_RATE
 from .inputs import (
     ActivityEnd,
@@ -49,7 +49,7 @@ class LiveInputQueue:
             dropped and may exceed it).
 
     Consumer side (one event loop at a time): ``async for item in queue`` yields
-    :mod:`realtalk.inputs` items and ends once the queue is closed and drained;
+    `realtalk.inputs` items and ends once the queue is closed and drained;
     ``await queue.get()`` returns the next item or ``None`` at that end;
     ``queue.get_nowait()`` never waits.
     """
@@ -69,15 +69,21 @@ class LiveInputQueue:
 
     # ------------------------------------------------------------------ producers
 
-    def send_audio(self, data: bytes, sample_rate: int = INPUT_SAMPLE_RATE) -> None:
-        """Queue a chunk of PCM16 little-endian mono audio.
+    def send_audio(
+        self, data: bytes, sample_rate: int = INPUT_SAMPLE_RATE, *, channels: int = 1
+    ) -> None:
+        """Queue a chunk of PCM16 little-endian audio (mono unless ``channels`` says so).
 
-        The bytes are copied, so a caller may reuse its buffer. Malformed audio (not
-        bytes, odd byte count, unsupported rate) raises ValueError and queues nothing.
-        Audio at another rate than the provider's is resampled by the session.
+        Interleaved multi-channel audio (``channels=2`` for stereo, up to 8) is averaged
+        to mono here: the providers take mono only, and stereo sent as mono would play at
+        half speed. The bytes are copied, so a caller may reuse its buffer. Malformed
+        audio (not bytes, not whole samples or frames, unsupported rate or channel count)
+        raises ValueError and queues nothing. Audio at another rate than the provider's
+        is resampled by the session.
         """
         validate_pcm16(data, sample_rate)
-        self._put(AudioInput(data=bytes(data), sample_rate=sample_rate))
+        mono = downmix_pcm16(data, channels)
+        self._put(AudioInput(data=mono, sample_rate=sample_rate))
 
     def send_text(self, text: str) -> None:
         """Queue typed text, sent to the model as a user turn."""
@@ -113,7 +119,7 @@ class LiveInputQueue:
         self._put(AudioStreamEnd())
 
     def send(self, item: InputItem) -> None:
-        """Queue a ready-made :mod:`realtalk.inputs` item, validated like the ``send_*`` methods."""
+        """Queue a ready-made `realtalk.inputs` item, validated like the ``send_*`` methods."""
         if isinstance(item, AudioInput):
             self.send_audio(item.data, item.sample_rate)
         elif isinstance(item, TextInput):
@@ -183,7 +189,7 @@ class LiveInputQueue:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` was called (items may still be queued)."""
+        """True once `close()` was called (items may still be queued)."""
         return self._closed
 
     @property
@@ -208,7 +214,7 @@ class LiveInputQueue:
 
     @property
     def dropped_after_close(self) -> int:
-        """Items of any kind sent after :meth:`close` (and therefore dropped)."""
+        """Items of any kind sent after `close()` (and therefore dropped)."""
         return self._dropped_after_close
 
     def __repr__(self) -> str:

@@ -3,7 +3,7 @@
 A thread id is a storage key (a primary key in SQLite and PostgreSQL, part of every
 stored message id), a log field and, through the bridge, something a client chooses. So
 it is short and plain: ASCII letters and digits first, then letters, digits and
-``. _ : @ -``, at most :data:`THREAD_ID_MAX_LENGTH` characters. Every backend holds that
+``. _ : @ -``, at most `THREAD_ID_MAX_LENGTH` characters. Every backend holds that
 (PostgreSQL's btree entries stop near 2,700 bytes), no control character or newline can
 reach a log line, and a path or URL built from one needs no escaping beyond ``:``/``@``.
 Errors never echo a long id whole.

@@ -5,7 +5,7 @@ withdrawn, the runtime stops waiting for it at once, but the function goes on in
 thread until it returns. So sync tools get their own bounded pool (never the event
 loop's default executor, which DNS lookups and file I/O need), a call abandoned while
 still running is logged with its tool name and call id (and again when it finally
-ends), and a tool that wants to stop early can ask for a :class:`CancelToken`: a
+ends), and a tool that wants to stop early can ask for a `CancelToken`: a
 parameter annotated with it is left out of the schema and receives a token that is set
 the moment the call is timed out or cancelled.
 """
@@ -74,7 +74,7 @@ class ToolThreadPool:
     """A bounded pool of threads for sync tools, that keeps track of abandoned calls.
 
     ``max_workers`` threads at most (default ``REALTALK_TOOL_THREADS``, else
-    :data:`DEFAULT_THREADS`). A call that finds every thread busy waits for one (and is
+    `DEFAULT_THREADS`). A call that finds every thread busy waits for one (and is
     logged); its timeout still runs, and a call cancelled before it starts never runs.
     """
 
@@ -182,7 +182,7 @@ class ToolThreadPool:
 
 
 def default_threads() -> int:
-    """The size ``REALTALK_TOOL_THREADS`` asks for, else :data:`DEFAULT_THREADS`."""
+    """The size ``REALTALK_TOOL_THREADS`` asks for, else `DEFAULT_THREADS`."""
     raw = os.environ.get(THREADS_ENV, "").strip()
     if not raw:
         return DEFAULT_THREADS

@@ -81,7 +81,7 @@ class ToolSpec:
     """A callable the model may invoke, with its JSON schema.
 
     ``timeout`` (seconds) bounds one execution; ``None`` uses the runtime's default.
-    ``cancel_param`` names the parameter annotated :class:`~realtalk.tool_threads.CancelToken`
+    ``cancel_param`` names the parameter annotated `CancelToken`
     (not in the schema: the runtime passes a token set when the call is timed out or
     cancelled).
     """
@@ -115,7 +115,7 @@ class ToolSpec:
         pool: ToolThreadPool | None = None,
     ) -> Any:
         """Run the tool: async tools are awaited, sync tools run in a thread of ``pool``
-        (default: the process-wide :func:`~realtalk.tool_threads.default_pool`).
+        (default: the process-wide `default_pool()`).
 
         ``call_id`` names the call in the reports about a sync call left running after
         it was timed out or cancelled.

@@ -26,6 +26,7 @@ from typing import Any, TypeAlias
 
 from .gemini_wire import (
     CLIENT_KINDS,
+    MARKER_KINDS,
     SERVER_KEYS,
     STREAMING_KINDS,
     MatchSpec,
@@ -178,8 +179,8 @@ CassetteLine: TypeAlias = ConnectLine | SendLine | RecvLine | CloseLine | DropLi
 
 @dataclass
 class Cassette:
-    """A parsed, validated cassette. Build one with :meth:`load`, :meth:`loads` or
-    :meth:`from_dicts`; write it with :meth:`dump` / :meth:`dumps`."""
+    """A parsed, validated cassette. Build one with `load()`, `loads()` or
+    `from_dicts()`; write it with `dump()` / `dumps()`."""
 
     header: dict[str, Any]
     lines: list[CassetteLine]
@@ -332,7 +333,7 @@ def _parse_send(conn: int, lineno: int, value: Any, obj: dict[str, Any]) -> Send
         raise ValueError('"send" must be a client frame object or a message kind string')
     return finish_send_line(
         conn, lineno, kind, frame, parse_match(obj.get("match")), obj,
-        streaming_kinds=STREAMING_KINDS, audio_kind="realtime_input.audio",
+        streaming_kinds=STREAMING_KINDS - MARKER_KINDS, audio_kind="realtime_input.audio",
         streaming_what="realtime audio or video", noun="frame",
     )  # fmt: skip
 

@@ -1,13 +1,13 @@
 """FakeProvider: a scripted, deterministic provider for offline tests.
 
-The fake plays a script (see :mod:`realtalk_testing.script`): each ``connect`` opens the
+The fake plays a script (see `realtalk_testing.script`): each ``connect`` opens the
 next scripted connection, expectations are met by what the client sends, emissions are
 queued the moment every earlier expectation was met, and an ending step ends the
 connection the way a real provider would (drop, close code, refusal). Everything is
 driven by the order of calls, never by time, so tests need no sleeps.
 
 A mismatch is recorded, ends the connection with ``ProviderDisconnected(FATAL)`` whose
-reason names the step, and is raised again by :meth:`FakeProvider.assert_done`, which
+reason names the step, and is raised again by `FakeProvider.assert_done()`, which
 also reports every step that was never played.
 """
 
@@ -391,7 +391,7 @@ class FakeProvider:
     and counted unless ``strict``; item kinds in ``tolerate`` (e.g. ``{"image"}`` for a
     video stream) are accepted the same way.
 
-    ``record=False`` keeps only counters in each :class:`ConnectionRecord` (``items_received``,
+    ``record=False`` keeps only counters in each `ConnectionRecord` (``items_received``,
     ``events_emitted``, ``delivered``, the audio counts), not the items and events
     themselves: for load tests and long runs, where keeping everything would make memory
     (and the garbage collector's work) grow with every chunk, as no real provider does.
@@ -480,7 +480,7 @@ class FakeProvider:
             await waiter
 
     def assert_done(self) -> None:
-        """Raise :class:`ScriptFailed` naming every mismatch and every unplayed step."""
+        """Raise `ScriptFailed` naming every mismatch and every unplayed step."""
         problems = self.failures + self.unplayed()
         if problems:
             raise ScriptFailed(problems)

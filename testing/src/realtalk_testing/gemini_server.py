@@ -18,6 +18,7 @@ from websockets.http11 import Request, Response
 
 from .cassette import Cassette, CassetteLine, CloseLine, ConnectLine, DropLine, RecvLine
 from .gemini_wire import (
+    MARKER_KINDS,
     STREAMING_KINDS,
     MatchSpec,
     audio_rate,
@@ -82,6 +83,7 @@ _WIRE = ReplayWire(
     audio_rate=audio_rate,
     streaming_kinds=STREAMING_KINDS,
     video_kinds=frozenset({"realtime_input.video"}),
+    marker_kinds=MARKER_KINDS,
     first_kind="setup",
     first_wrong="expected setup first, got {}",
     check_connect=_check_connect,
@@ -95,9 +97,9 @@ _WIRE = ReplayWire(
 class FakeGeminiServer(ReplayServer):
     """Serve a cassette to Gemini Live clients on ``127.0.0.1`` over TLS.
 
-    ``strict`` (default True) makes ``__aexit__`` raise :class:`CassetteMismatchError`
+    ``strict`` (default True) makes ``__aexit__`` raise `CassetteMismatchError`
     when lines were left unplayed or frames mismatched; with ``strict=False`` inspect
-    :attr:`report` yourself. ``exit_timeout`` bounds how long ``__aexit__`` lets a
+    `report` yourself. ``exit_timeout`` bounds how long ``__aexit__`` lets a
     connection that is still in the middle of its lines finish (frames in flight).
     """
 

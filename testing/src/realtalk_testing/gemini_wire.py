@@ -20,6 +20,7 @@ from typing import Any
 
 __all__ = [
     "CLIENT_KINDS",
+    "MARKER_KINDS",
     "SERVER_KEYS",
     "STREAMING_KINDS",
     "MatchSpec",
@@ -62,10 +63,17 @@ CLIENT_KINDS = frozenset(
         "realtime_input.audio_stream_end",
     }
 )
-"""Message kinds a client frame can have (see :func:`frame_kind`)."""
+"""Message kinds a client frame can have (see `frame_kind()`)."""
 
-STREAMING_KINDS = frozenset({"realtime_input.audio", "realtime_input.video"})
-"""Kinds a replaying server accepts and counts even when the cassette does not list them."""
+STREAMING_KINDS = frozenset(
+    {"realtime_input.audio", "realtime_input.video", "realtime_input.audio_stream_end"}
+)
+"""Kinds a replaying server accepts and counts even when the cassette does not list them.
+
+``audio_stream_end`` is streaming input too: a client sends it whenever its microphone
+pauses (``LiveInputQueue.send_audio_stream_end``), so a cassette need not record where."""
+MARKER_KINDS = frozenset({"realtime_input.audio_stream_end"})
+"""Streaming kinds that carry no media: tolerated like audio, never counted as audio frames."""
 
 # Keys whose values are user data (tool arguments, tool results, JSON schemas): their
 # inner keys are kept verbatim, so a tool argument named "city_name" stays as it is.
@@ -328,7 +336,7 @@ def _match(
     without: Callable[[Mapping[str, Any], Sequence[str]], Any],
     noun: str,
 ) -> str | None:
-    """:func:`match_frame` for a wire whose client messages ``kind_of`` names and whose
+    """`match_frame()` for a wire whose client messages ``kind_of`` names and whose
     ``ignore`` paths ``without`` removes; ``noun`` names a message in the reasons."""
     try:
         kind = kind_of(actual)

@@ -32,7 +32,7 @@ from .replay import ReplayServer, ReplayWire, redact_headers
 __all__ = ["FAKE_API_KEY", "FakeOpenAIServer"]
 
 FAKE_API_KEY = "sk-fake-realtalk-test"
-"""The key :attr:`FakeOpenAIServer.provider_options` carries (the server checks presence only)."""
+"""The key `FakeOpenAIServer.provider_options` carries (the server checks presence only)."""
 
 _SECRET_HEADERS = ("api-key", "openai-organization", "openai-project")
 
@@ -90,8 +90,8 @@ class FakeOpenAIServer(ReplayServer):
     """Serve an OpenAI cassette to Realtime clients on ``127.0.0.1`` over TLS.
 
     ``cassette`` is a path, the name of a shipped OpenAI cassette or a loaded
-    :class:`Cassette`. ``strict`` (default True) makes ``__aexit__`` raise
-    :class:`CassetteMismatchError` when lines were left unplayed or events mismatched.
+    `Cassette`. ``strict`` (default True) makes ``__aexit__`` raise
+    `CassetteMismatchError` when lines were left unplayed or events mismatched.
     ``session.created`` (on connect, unless the connection's lines list it) and
     ``session.updated`` (after the first ``session.update``, unless the next line answers
     it with ``session.updated`` or ``error`` or ends the connection) are sent implicitly.

@@ -3,9 +3,9 @@
 OpenAI Realtime events are flat JSON objects named by ``type`` with snake_case fields,
 so normalising only drops the client's optional ``event_id`` (random per run) and
 re-encodes base64 audio in the standard padded alphabet. Cassettes use the same JSONL
-format as the Gemini ones (see :mod:`realtalk_testing.cassette`) with the header
-``"provider": "openai"``; :func:`load_openai_cassette` validates them into the same
-:class:`~realtalk_testing.cassette.Cassette` lines. No I/O besides reading a file.
+format as the Gemini ones (see `realtalk_testing.cassette`) with the header
+``"provider": "openai"``; `load_openai_cassette()` validates them into the same
+`Cassette` lines. No I/O besides reading a file.
 """
 
 from __future__ import annotations
@@ -236,7 +236,7 @@ def loads_openai_cassette(text: str, source: str = "<string>") -> Cassette:
 
 def load_openai_cassette(cassette: str | Path | Cassette) -> Cassette:
     """Load an OpenAI cassette from a path, a shipped name (``"tool_call"``) or pass one
-    through. Lines are the shared :mod:`realtalk_testing.cassette` line classes."""
+    through. Lines are the shared `realtalk_testing.cassette` line classes."""
     if isinstance(cassette, Cassette):
         return cassette
     path = Path(cassette)

@@ -1,8 +1,8 @@
 """The recording proxy shared by CassetteRecorder and OpenAICassetteRecorder.
 
-A :class:`RecordingProxy` listens on 127.0.0.1 over TLS, opens one upstream connection
+A `RecordingProxy` listens on 127.0.0.1 over TLS, opens one upstream connection
 per client connection, forwards every message both ways and hands each JSON frame to a
-provider's :class:`ConnRecorder`, which turns it into cassette line dicts. It mirrors
+provider's `ConnRecorder`, which turns it into cassette line dicts. It mirrors
 the upstream's close (or abort) to the client, records it as ``close`` / ``drop``, and
 scrubs every secret seen on the way from what it writes and reports. What differs per
 provider (upstream URL and headers, the path check, the cassette header) are hooks.

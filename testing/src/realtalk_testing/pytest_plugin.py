@@ -1,15 +1,15 @@
 """pytest plugin (entry point ``pytest11``): fixtures for offline realtalk tests.
 
-- ``fake_gemini_server``: a running :class:`~realtalk_testing.FakeGeminiServer` replaying
+- ``fake_gemini_server``: a running `FakeGeminiServer` replaying
   the cassette named by ``@pytest.mark.cassette("name")`` (looked up in the test's
   ``cassettes/`` directory, then among the shipped cassettes); it fails the test at
   teardown when lines were unplayed or mismatched. With ``--cassette-record-mode=once``
   (missing cassettes) or ``all`` (every cassette) it is a
-  :class:`~realtalk_testing.recorder.CassetteRecorder` proxying to real Gemini instead.
-- ``fake_openai_server``: the same for a :class:`~realtalk_testing.FakeOpenAIServer`
+  `CassetteRecorder` proxying to real Gemini instead.
+- ``fake_openai_server``: the same for a `FakeOpenAIServer`
   replaying an OpenAI Realtime cassette (shipped ones under ``cassettes/openai``).
 - ``cassette_record_mode``: the ``--cassette-record-mode`` value (``none`` by default).
-- ``fake_provider``: a factory of :class:`~realtalk_testing.FakeProvider` whose scripts
+- ``fake_provider``: a factory of `FakeProvider` whose scripts
   are checked (``assert_done``) when the test passed.
 
 This module is imported by every pytest run in an environment where realtalk-testing

@@ -1,10 +1,10 @@
 """The cassette replay engine shared by FakeGeminiServer and FakeOpenAIServer.
 
-One :class:`ReplayServer` serves a cassette over TLS on 127.0.0.1: it accepts
+One `ReplayServer` serves a cassette over TLS on 127.0.0.1: it accepts
 connections, reads and normalises client frames, plays the recorded server frames,
 waits for the client frames a line expects, counts streaming input, closes or drops
 where the cassette says, and keeps the report. What differs per provider (frame
-normalisation, kinds, streaming input, wording) lives in a :class:`ReplayWire`; the
+normalisation, kinds, streaming input, wording) lives in a `ReplayWire`; the
 opening handshake and the path check are hooks a subclass overrides. It never waits on
 the wall clock: each connection advances only when a frame arrives.
 """
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 CLOSED = object()
-"""What an :class:`Inbox` yields once the client has gone."""
+"""What an `Inbox` yields once the client has gone."""
 CLOSE_MISMATCH = 1008
 CLOSE_INVALID = 1007
 _SECRET_HEADERS = frozenset({"x-goog-api-key", "authorization", "proxy-authorization", "cookie"})
@@ -115,6 +115,9 @@ class ReplayWire:
     describe_connect: Callable[[ConnectLine], str]
     first_always: bool = True
     video_kinds: frozenset[str] = frozenset()
+    marker_kinds: frozenset[str] = frozenset()
+    """Streaming kinds without media (Gemini's ``audio_stream_end``): tolerated like
+    audio where no line waits for them, but not counted as audio frames."""
     label: str = "line"
     noun: str = "frame"
     explain_strict_streaming: bool = False
@@ -157,9 +160,9 @@ class _Conn:
 class ReplayServer:
     """Serve a cassette on ``127.0.0.1`` over TLS; subclasses supply the wire.
 
-    ``strict`` (default True) makes ``__aexit__`` raise :class:`CassetteMismatchError`
+    ``strict`` (default True) makes ``__aexit__`` raise `CassetteMismatchError`
     when lines were left unplayed or frames mismatched; with ``strict=False`` inspect
-    :attr:`report` yourself. ``exit_timeout`` bounds how long ``__aexit__`` lets a
+    `report` yourself. ``exit_timeout`` bounds how long ``__aexit__`` lets a
     connection that is still in the middle of its lines finish (frames in flight).
     """
 
@@ -233,7 +236,7 @@ class ReplayServer:
         return bool(self._mismatches) or not self.report.unplayed
 
     async def wait_done(self) -> None:
-        """Return once :attr:`done` is true: lets a test wait for the end of a scenario
+        """Return once `done` is true: lets a test wait for the end of a scenario
         without sleeping (wrap it in ``asyncio.timeout`` if the client may stall)."""
         while not self.done:
             if self._progress is None:
@@ -242,7 +245,7 @@ class ReplayServer:
             await self._progress.wait()
 
     def assert_played(self) -> None:
-        """Raise :class:`CassetteMismatchError` unless every line played without mismatch."""
+        """Raise `CassetteMismatchError` unless every line played without mismatch."""
         report = self.report
         if not report.ok:
             raise CassetteMismatchError(report)
@@ -442,7 +445,7 @@ class ReplayServer:
                     continue
                 record.frames.append(frame)
                 record.kinds.append(kind)
-                if kind in wire.streaming_kinds:
+                if kind in wire.streaming_kinds and kind not in wire.marker_kinds:
                     self._count(record, kind, frame)
                 inbox.queue.put_nowait(("frame", kind, frame))
         except ConnectionClosed:

@@ -929,7 +929,7 @@ def script_from_data(data: Any, source: str = "script") -> list[list[Step]]:
 
 
 def load_script(path: str | os.PathLike[str]) -> list[list[Step]]:
-    """Load a JSON script file (see :func:`script_from_data`)."""
+    """Load a JSON script file (see `script_from_data()`)."""
     p = Path(path)
     try:
         data = json.loads(p.read_text(encoding="utf-8"))

@@ -39,5 +39,5 @@ def new_local_tls() -> LocalTLS:
 
 @functools.lru_cache(maxsize=1)
 def local_tls() -> LocalTLS:
-    """One :class:`LocalTLS` per process (creating a CA costs a few milliseconds)."""
+    """One `LocalTLS` per process (creating a CA costs a few milliseconds)."""
     return new_local_tls()

@@ -1,8 +1,9 @@
 """The Starlette application: ``create_app(config)`` for ``realtalk api`` or your own stack.
 
 Routes: ``/v1/graph/live`` (WebSocket, the live protocol), ``/healthz`` (JSON status; 503
-while draining so load balancers stop routing), ``/v1/tokens`` (POST, ephemeral provider
-tokens), ``/`` (the browser page), ``/favicon.ico`` and ``/static/...``.
+while draining or while the checkpointer cannot be reached, so load balancers stop
+routing), ``/v1/tokens`` (POST, ephemeral provider tokens), ``/`` (the browser page),
+``/favicon.ico`` and ``/static/...``.
 
 Mounting it elsewhere: ``app = create_app(load_config("realtalk.json"))`` is a regular
 ASGI app. Call ``await app.state.bridge.drain()`` before your server closes WebSockets
@@ -39,6 +40,7 @@ from ..provider_binding import ProviderOverrideError, pin_session_provider
 from . import protocol as p
 from .auth import Authenticator, AuthError, Principal, extract_token
 from .config import BridgeConfig, ConfigError, import_object, is_object_spec
+from .health import CheckpointerProbe
 from .limits import SessionSlots
 from .session import InputQueue, LiveApp, LiveSession
 from .tokens import TokenError, mint_gemini_token
@@ -60,9 +62,13 @@ def resolve_checkpointer(config: BridgeConfig) -> Any:
         return None
     if is_object_spec(spec):
         return import_object(spec, config.base_dir)
+    from ..checkpoint.base import CheckpointerError
     from ..plugins import open_checkpointer
 
-    return open_checkpointer(spec)
+    try:
+        return open_checkpointer(spec)
+    except CheckpointerError as exc:
+        raise ConfigError(f"checkpointer: {exc}") from None
 
 
 def resolve_app(config: BridgeConfig, checkpointer: Any) -> LiveApp:
@@ -73,7 +79,12 @@ def resolve_app(config: BridgeConfig, checkpointer: Any) -> LiveApp:
     if hasattr(obj, "arealtime"):
         return obj  # type: ignore[no-any-return]
     if hasattr(obj, "compile"):
-        return obj.compile(checkpointer=checkpointer)  # type: ignore[no-any-return]
+        from ..provider import ProviderError
+
+        try:
+            return obj.compile(checkpointer=checkpointer)  # type: ignore[no-any-return]
+        except ProviderError as exc:
+            raise ConfigError(f"{config.agent}: {exc}") from None
     raise ConfigError(
         f"{config.agent!r} is a {type(obj).__name__}: expected a compiled app (with "
         "arealtime) or an agent (with compile)"
@@ -155,7 +166,8 @@ class Bridge:
         self.check_overrides = override_checker(app)
         self.dropped_audio_frames = 0
         self.handshake_guard: Any = None
-        """``realtalk api``'s :class:`~realtalk.bridge.handshake.HandshakeGuard` (healthz)."""
+        """``realtalk api``'s `HandshakeGuard` (healthz)."""
+        self.probe = CheckpointerProbe(checkpointer)
 
     # ------------------------------------------------------------------ websocket
 
@@ -252,8 +264,10 @@ class Bridge:
     # ------------------------------------------------------------------ http
 
     async def healthz(self, request: Request) -> Response:
-        body = {
-            "status": "draining" if self.slots.draining else "ok",
+        unready = None if self.slots.draining else await self.probe.check()
+        status = "draining" if self.slots.draining else "unavailable" if unready else "ok"
+        body: dict[str, Any] = {
+            "status": status,
             "sessions": self.slots.active,
             "max_sessions": self.slots.max_sessions,
             "sessions_total": self.slots.total,
@@ -263,7 +277,9 @@ class Bridge:
         }
         if self.handshake_guard is not None:
             body.update(self.handshake_guard.stats())
-        return JSONResponse(body, status_code=503 if self.slots.draining else 200)
+        if unready:
+            body["reason"] = unready
+        return JSONResponse(body, status_code=200 if status == "ok" else 503)
 
     async def tokens(self, request: Request) -> Response:
         settings = self.config.tokens
@@ -408,4 +424,12 @@ def create_app(
     return starlette
 
 
-__all__ = ["Bridge", "create_app", "resolve_app", "resolve_checkpointer"]
+def preflight(config: BridgeConfig) -> None:
+    """Build what ``config`` names once and release it again. ``realtalk api --workers``
+    runs this in the parent, so an agent module that raises, an unknown model or an
+    unusable checkpointer is one error before the port is bound and workers spawn."""
+    asgi = create_app(config)
+    asyncio.run(asgi.state.bridge.aclose())
+
+
+__all__ = ["Bridge", "create_app", "preflight", "resolve_app", "resolve_checkpointer"]

@@ -151,7 +151,7 @@ def extract_token(
 
 
 class Authenticator:
-    """Turns a token into a :class:`Principal` according to :class:`AuthConfig`."""
+    """Turns a token into a `Principal` according to `AuthConfig`."""
 
     def __init__(self, config: AuthConfig, *, required: bool, base_dir: Path | None = None):
         self.config = config
@@ -203,10 +203,10 @@ class Authenticator:
         return forwarded or not local_client or not local_server
 
     def authenticate(self, token: str | None, *, required: bool | None = None) -> Principal:
-        """The principal for ``token``; raises :class:`AuthError` when it is refused.
+        """The principal for ``token``; raises `AuthError` when it is refused.
 
         ``required`` (default: the server-wide setting) says whether a missing token is
-        an error; see :meth:`must_authenticate`.
+        an error; see `must_authenticate()`.
         """
         if not token:
             if self.required if required is None else required:

@@ -26,7 +26,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..cli import Command
+from ..cli import ArgumentParser, Command, int_in
 from .config import BridgeConfig, ConfigError, is_object_spec, load_config
 from .limits import LimitsConfig
 from .logs import install_log_redaction
@@ -36,6 +36,8 @@ DEFAULT_CONFIG = "realtalk.json"
 OFFLINE_DEMO_SPEC = "realtalk.demo.playground:OFFLINE_DEMO"
 """The agent ``realtalk api`` serves without a config file and without a provider key."""
 LOOPS = ("auto", "asyncio", "uvloop")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+"""uvicorn's log levels (``trace`` is below ``debug``)."""
 STARTUP_FAILED = 3
 """Exit status of a worker that failed (the parent stops rather than restart it; uvicorn
 uses the same status when an app fails to start)."""
@@ -46,11 +48,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--config", default=DEFAULT_CONFIG, help="path to realtalk.json (default: %(default)s)"
     )
     parser.add_argument("--host", default=None, help="bind address (default: config or 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="port (default: config or 8000)")
-    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument(
+        "--port", type=int_in(0, 65535), default=None, help="port (default: config or 8000)"
+    )
+    parser.add_argument(
+        "--log-level", type=str.lower, choices=LOG_LEVELS, default="info", help="log level"
+    )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=int_in(1, 1024),
         default=1,
         help="worker processes sharing the port, e.g. one per core (default: %(default)s); "
         "more than one needs a shared checkpointer (sqlite:///file.db or postgresql://...)",
@@ -165,8 +171,8 @@ def tune_gc() -> None:
 
 def uvicorn_protocols(limits: LimitsConfig) -> dict[str, Any]:
     """The uvicorn protocol settings of ``realtalk api``: connections bounded until their
-    request head (:mod:`.handshake`), the WebSocket library's frame limit equal to
-    ``max_frame_bytes`` and the bridge's close guarantees (:mod:`.wsprotocol`)."""
+    request head (`.handshake`), the WebSocket library's frame limit equal to
+    ``max_frame_bytes`` and the bridge's close guarantees (`.wsprotocol`)."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     from .handshake import HandshakeGuard, guarded_http_protocol
@@ -295,7 +301,8 @@ _SECRET_WORDS = ("key", "secret", "token", "password", "credential")
 
 def _configure_logging(config: BridgeConfig, log_level: str) -> None:
     """Logging of ``realtalk api`` (and each worker): credentials masked at every level."""
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    level = 5 if log_level == "trace" else log_level.upper()  # uvicorn's TRACE is 5
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     install_log_redaction(params=[config.auth.query_param or ""])
 
 
@@ -415,6 +422,13 @@ def run(args: argparse.Namespace) -> int:
             DEFAULT_CONFIG,
         )
     if workers > 1:
+        from .app import preflight
+
+        try:
+            preflight(config)  # a broken agent or checkpointer: before binding and spawning
+        except (ConfigError, ValueError) as exc:
+            print(f"realtalk api: {exc}", file=sys.stderr)
+            return 2
         return serve_workers(config, workers, args.log_level, loop)
     try:
         _run_loop(loop, serve(config, args.log_level))
@@ -435,7 +449,7 @@ API = Command(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Stand-alone entry (``python -m realtalk.bridge.cli``)."""
-    parser = argparse.ArgumentParser(prog="realtalk api", description=API.help)
+    parser = ArgumentParser(prog="realtalk api", description=API.help)
     configure(parser)
     return run(parser.parse_args(argv))
 

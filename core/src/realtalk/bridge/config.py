@@ -108,10 +108,20 @@ def load_config(path: str | os.PathLike[str]) -> BridgeConfig:
     try:
         config = BridgeConfig.model_validate({**raw, "base_dir": file.resolve().parent})
     except ValidationError as exc:
-        raise ConfigError(f"{file}: {exc}") from None
+        raise ConfigError(f"{file}: {_one_line(exc)}") from None
     if config.env:
         load_env_file(config.base_dir / config.env)
     return config
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Pydantic's errors as one line: ``field.path: message; ...``."""
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(part) for part in error.get("loc", ())) or "config"
+        message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
 
 
 def load_env_file(path: Path, *, override: bool = False) -> dict[str, str]:
@@ -155,6 +165,11 @@ def import_object(spec: str, base_dir: Path | None = None) -> Any:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"cannot import module {module_name!r} for {spec!r}: {exc}") from exc
+    except Exception as exc:  # the module itself raised: say where, not a traceback
+        raise ConfigError(
+            f"importing module {module_name!r} for {spec!r} raised "
+            f"{type(exc).__name__}: {exc}{_where(exc)}"
+        ) from exc
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -162,6 +177,18 @@ def import_object(spec: str, base_dir: Path | None = None) -> Any:
         except AttributeError:
             raise ConfigError(f"module {module_name!r} has no attribute {attr!r}") from None
     return obj
+
+
+def _where(exc: BaseException) -> str:
+    """`` (file:line)`` of the innermost frame of ``exc`` outside the import machinery."""
+    import traceback
+
+    frames = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if frame.filename != __file__ and not frame.filename.startswith("<frozen")
+    ]
+    return f" ({frames[-1].filename}:{frames[-1].lineno})" if frames else ""
 
 
 def is_object_spec(value: str) -> bool:

@@ -3,14 +3,14 @@
 uvicorn arms no timer on a new connection before its first request: a TCP connection
 that sends nothing, or half a request line, stays open for ever, and a few hundred of
 them exhaust the process's file descriptors so that no real client gets in. The
-:class:`HandshakeGuard` gives every connection ``limits.handshake_timeout`` seconds to
+`HandshakeGuard` gives every connection ``limits.handshake_timeout`` seconds to
 complete a request head (an HTTP request, or the WebSocket upgrade the bridge then
 authenticates at once), and holds at most ``limits.max_pending_connections`` such
 connections: one more closes the oldest waiting one, so a flood of idle sockets cannot
 lock real clients out. The same bound applies again while a kept-alive HTTP connection
 waits for its next request.
 
-:func:`guarded_http_protocol` wraps uvicorn's HTTP protocol class with the guard; it
+`guarded_http_protocol()` wraps uvicorn's HTTP protocol class with the guard; it
 relies on what uvicorn's HTTP protocols (h11, httptools) share: ``cycle`` is the request
 being served, ``on_response_complete`` and ``handle_websocket_upgrade`` are called when
 a response ends and when a connection turns into a WebSocket.

@@ -147,9 +147,9 @@ class SendQueue:
     Binary frames (model audio) are droppable: when the queue holds ``max_frames`` the
     *oldest* audio frame is discarded and counted, because late speech is worth less
     than current speech. Text frames (events) are never dropped; instead the producer
-    awaits :meth:`wait_for_room` once ``max_frames`` events are waiting, so a burst
+    awaits `wait_for_room()` once ``max_frames`` events are waiting, so a burst
     slows the session down for a reader that keeps up, and a reader that stopped is
-    detected by a timeout (:class:`SlowConsumer`).
+    detected by a timeout (`SlowConsumer`).
     """
 
     def __init__(self, max_frames: int) -> None:

@@ -7,7 +7,7 @@ code only moves bytes. See ``docs/bridge.md`` for the reference.
 Upstream (client to server): the first frame is a JSON object of per-session overrides;
 then binary frames are PCM16 audio at the session's input rate and text frames are JSON
 objects with a ``type``. Downstream: binary frames are model audio, text frames are JSON
-events (:mod:`realtalk.events`).
+events (`realtalk.events`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Three tasks per connection: the *reader* moves client frames into the session's
 ``LiveInputQueue`` (checking size, rate and protocol), the *pump* moves the runtime's
-events into a bounded :class:`~realtalk.bridge.limits.SendQueue`, and the *writer* moves
+events into a bounded `SendQueue`, and the *writer* moves
 that queue onto the socket. The pump never waits for the client, so a slow reader costs
 it old audio (counted and reported), never memory or the provider connection.
 """
@@ -20,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 from starlette.websockets import WebSocket
 
 from ..config import INPUT_SAMPLE_RATE
-from ..events import AudioDeltaEvent, InterruptedEvent, event_to_json
+from ..events import AudioDeltaEvent, ErrorEvent, InterruptedEvent, event_to_json
 from ..messages import ThreadInfo
 from . import protocol as p
 from .auth import Principal
@@ -380,6 +380,8 @@ class LiveSession:
                     continue
                 if isinstance(event, InterruptedEvent):
                     self.sendq.flush_audio()
+                elif isinstance(event, ErrorEvent) and event.fatal:
+                    self._failed(event.code)
                 self.sendq.put(event_to_json(event))
                 await self._backpressure()
         except SlowConsumer as exc:
@@ -400,6 +402,12 @@ class LiveSession:
             self.sendq.close()
             if self._finished is not None and not self._finished.done():
                 self._finished.set_result(None)
+
+    def _failed(self, code: str) -> None:
+        """A fatal error event ends the session: close 1011 (documented), not 1000, unless
+        a server shutdown already chose 1012 (the client should reconnect then)."""
+        if self.end_code == p.CLOSE_NORMAL:
+            self.end_code, self.end_reason = p.CLOSE_INTERNAL, f"session failed: {code}"[:120]
 
     async def _backpressure(self) -> None:
         """Events are never dropped: wait for a reader that is behind, up to a limit."""

@@ -25,7 +25,7 @@ def to_json_value(value: Any, what: str) -> Any:
 
 
 def dumps(value: Any, what: str) -> str:
-    """``value`` as a JSON text (see :func:`to_json_value`)."""
+    """``value`` as a JSON text (see `to_json_value()`)."""
     return json.dumps(to_json_value(value, what), ensure_ascii=False, separators=(",", ":"))
 
 
@@ -42,7 +42,7 @@ def message_to_json(message: Message) -> str:
 
 
 def message_from_json(data: str | bytes | dict[str, Any]) -> Message:
-    """A stored message back as a :class:`Message`."""
+    """A stored message back as a `Message`."""
     if isinstance(data, dict):
         return Message.model_validate(data)
     return Message.model_validate_json(data)

@@ -38,7 +38,7 @@ def thread_id_of(config: dict[str, Any]) -> str:
     """The thread id a session config names, or a clear error.
 
     Every builtin checkpointer applies the same rule as the runtime
-    (:mod:`realtalk.thread_ids`), so an id that one backend stores, all of them store.
+    (`realtalk.thread_ids`), so an id that one backend stores, all of them store.
     """
     if not isinstance(config, dict) or "thread_id" not in config:
         raise ValueError("config must carry a non-empty 'thread_id' string")

@@ -121,8 +121,8 @@ class PgCheckpointer:
 
     ``database_url`` is a libpq URL (``postgresql://user:pw@host:5432/db``); a
     ``?schema=name`` query parameter or the ``schema`` argument picks the schema (default
-    ``realtalk``). The pool opens on first use (or :meth:`asetup`) in the running event
-    loop; :meth:`aclose` closes it and a later call opens a new one.
+    ``realtalk``). The pool opens on first use (or `asetup()`) in the running event
+    loop; `aclose()` closes it and a later call opens a new one.
     """
 
     def __init__(

@@ -142,7 +142,7 @@ class SqliteCheckpointer:
 
     ``path`` may be ``":memory:"`` for a private database that lives as long as the
     checkpointer. ``busy_timeout`` (seconds) bounds how long a write waits for another
-    process holding the lock. The file is opened on first use; :meth:`aclose` closes it
+    process holding the lock. The file is opened on first use; `aclose()` closes it
     (a later call opens it again).
     """
 

@@ -1,13 +1,13 @@
 """Checkpointer URLs: parse them, build the builtin checkpointers, keep passwords out of errors.
 
-``memory://``                      an :class:`InMemoryCheckpointer` (one per call)
-``sqlite:///relative/file.db``     a :class:`SqliteCheckpointer` (path relative to the cwd)
+``memory://``                      an `InMemoryCheckpointer` (one per call)
+``sqlite:///relative/file.db``     a `SqliteCheckpointer` (path relative to the cwd)
 ``sqlite:////absolute/file.db``    ... with an absolute path (four slashes, as in SQLAlchemy)
 ``sqlite:///:memory:``             ... on a private in-memory SQLite database
-``postgresql://user:pw@host/db``   a :class:`PgCheckpointer` (``postgres://`` works too;
+``postgresql://user:pw@host/db``   a `PgCheckpointer` (``postgres://`` works too;
                                    ``?schema=name`` picks the schema, default ``realtalk``)
 
-:func:`checkpointer_from_url` builds the builtin ones directly; the plugin registry
+`checkpointer_from_url()` builds the builtin ones directly; the plugin registry
 (``realtalk.plugins.open_checkpointer``) reaches the same factories through the
 ``realtalk.checkpoint.plugin`` module, so both paths behave the same.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from .._installed import installed
 from .base import Checkpointer, CheckpointerError
 
 _REDACTED = "***"
@@ -133,6 +134,12 @@ def postgres_from_url(url: str) -> Checkpointer:
     from .postgres import PgCheckpointer
 
     postgres_url_and_schema(url)  # validate now: a bad URL fails where it was written
+    missing = [name for name in ("psycopg", "psycopg_pool") if not installed(name)]
+    if missing:  # fail where the URL is opened, not at the first session
+        raise CheckpointerError(
+            f"a postgresql:// checkpointer needs {' and '.join(missing)}, which is not "
+            "installed: pip install 'realtalk[postgres]'"
+        )
     return PgCheckpointer(url)
 
 
@@ -148,7 +155,7 @@ BUILTIN_FACTORIES = {
 def checkpointer_from_url(url: str) -> Checkpointer:
     """Build a builtin checkpointer from its URL (no plugin registry involved).
 
-    Unknown schemes raise :class:`CheckpointerError`; third-party schemes are reached
+    Unknown schemes raise `CheckpointerError`; third-party schemes are reached
     through the plugin registry instead (``realtalk.plugins.open_checkpointer``).
     """
     scheme = url_scheme(url)

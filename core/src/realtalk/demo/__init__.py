@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..cli import Command
+from ..cli import Command, int_in, positive_float
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -37,15 +37,28 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         "--output", metavar="WAV", default="out.wav", help="where the answer goes (out.wav)"
     )
     parser.add_argument(
-        "--output-rate", type=int, metavar="HZ", help="sample rate of the output (24000)"
+        "--output-rate",
+        type=int_in(8000, 192_000),
+        metavar="HZ",
+        help="sample rate of the output, 8000 to 192000 (24000)",
     )
     parser.add_argument(
-        "--output-channels", type=int, default=1, metavar="N", help="channels of the output (1)"
+        "--output-channels",
+        type=int_in(1, 8),
+        default=1,
+        metavar="N",
+        help="channels of the output, 1 to 8 (1)",
     )
-    parser.add_argument("--model", help="live model (GEMINI_LIVE_MODEL, else the plugin's)")
-    parser.add_argument("--voice", help="Gemini voice name, e.g. Puck or Kore")
     parser.add_argument(
-        "--timeout", type=float, default=90.0, metavar="S", help="give up after S seconds (90)"
+        "--model", help="live model (GEMINI_LIVE_MODEL, else the plugin's); live sessions only"
+    )
+    parser.add_argument("--voice", help="Gemini voice name, e.g. Puck or Kore; live sessions only")
+    parser.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=90.0,
+        metavar="S",
+        help="give up after S seconds (90)",
     )
     parser.add_argument("--json", action="store_true", help="also print the summary as JSON")
     parser.add_argument("--no-color", action="store_true", help="plain text output")

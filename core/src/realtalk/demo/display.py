@@ -2,7 +2,7 @@
 
 Transcripts grow in place as fragments arrive (one line per utterance), everything else
 gets a line of its own: tool calls and results, the ``go_away`` and the reconnect,
-errors. :class:`SessionStats` keeps what the summary reports, independent of printing: the
+errors. `SessionStats` keeps what the summary reports, independent of printing: the
 session's own measured figures (its ``session_metrics`` event, see ``realtalk.metrics``)
 plus the audio and transcripts the demo saw.
 """

@@ -11,10 +11,12 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from .._installed import installed
 from ..config import INPUT_SAMPLE_RATE
+from .cassettes import inspect_cassette
 from .display import format_json_summary, format_summary
 from .session import DemoError, DemoPlan, DemoResult, api_key_from_env, run_session
-from .wavfile import AudioFileError, WavInfo, read_wav, write_wav
+from .wavfile import AudioFileError, WavInfo, check_writable, read_wav, write_wav
 
 DATA = resources.files("realtalk.demo") / "data"
 BUNDLED_CASSETTE = "demo.cassette.jsonl"
@@ -29,10 +31,13 @@ def _data_file(name: str) -> Path:
 
 
 def _plan(args: argparse.Namespace) -> tuple[DemoPlan, WavInfo, list[str]]:
-    if args.output_rate is not None and not 8000 <= args.output_rate <= 192_000:
-        raise DemoError(f"--output-rate {args.output_rate}: use a rate from 8000 to 192000 Hz")
-    if not 1 <= args.output_channels <= 8:
-        raise DemoError(f"--output-channels {args.output_channels}: use 1 to 8 channels")
+    """Decide the mode and check every option before any work starts (DemoError says
+    what to change)."""
+    if not installed("realtalk_gemini"):
+        raise DemoError(
+            "the demo's agent runs on Gemini Live, and the realtalk-gemini plugin is not "
+            "installed: pip install 'realtalk[demo]'"
+        )
     key = api_key_from_env()
     if args.record and not key:
         raise DemoError(
@@ -40,14 +45,18 @@ def _plan(args: argparse.Namespace) -> tuple[DemoPlan, WavInfo, list[str]]:
         )
     if args.replay:
         mode, cassette = "offline", Path(args.replay)
-        if not cassette.is_file():
-            raise DemoError(f"--replay {cassette}: no such file")
     elif args.record:
         mode, cassette = "record", None
     elif args.offline or not key:
         mode, cassette = "offline", _data_file(BUNDLED_CASSETTE)
     else:
         mode, cassette = "live", None
+    if mode == "offline":
+        _refuse_live_only(args, key)
+    info_of = inspect_cassette(cassette) if cassette is not None else None
+    check_writable(args.output)
+    if args.record:
+        check_writable(args.record, "--record")
     source = Path(args.input) if args.input else _data_file(BUNDLED_QUESTION)
     question, info = read_wav(source, INPUT_SAMPLE_RATE)
     notes: list[str] = []
@@ -58,13 +67,18 @@ def _plan(args: argparse.Namespace) -> tuple[DemoPlan, WavInfo, list[str]]:
             notes.append(
                 "note: the bundled session answers the bundled question, whatever yours says"
             )
+        if info_of is not None and info_of.resume_handle:
+            notes.append(
+                f"resuming: the cassette's session starts from resumption handle "
+                f"{info_of.resume_handle!r}, so the demo's thread starts with it"
+            )
     elif mode == "record":
         notes.append(f"live: Gemini Live, recording the session to {args.record}")
     else:
         notes.append("live: Gemini Live (GEMINI_API_KEY is set; --offline replays instead)")
     model = args.model or os.environ.get("GEMINI_LIVE_MODEL") or "gemini"
     if mode == "offline":
-        model = args.model or _cassette_model(cassette) or "gemini"
+        model = (info_of.model if info_of else None) or "gemini"
     plan = DemoPlan(
         mode=mode,
         question=question,
@@ -75,20 +89,20 @@ def _plan(args: argparse.Namespace) -> tuple[DemoPlan, WavInfo, list[str]]:
         voice=args.voice,
         realtime_pace=mode != "offline",
         timeout=args.timeout,
+        resume_handle=info_of.resume_handle if info_of else None,
     )
     return plan, info, notes
 
 
-def _cassette_model(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    try:
-        with path.open(encoding="utf-8") as handle:
-            header = json.loads(handle.readline())
-    except (OSError, ValueError):
-        return None
-    model = header.get("model") if isinstance(header, dict) else None
-    return model if isinstance(model, str) and model else None
+def _refuse_live_only(args: argparse.Namespace, key: str | None) -> None:
+    """--model and --voice shape a live session; offline the cassette decides both."""
+    for option, value in (("--model", args.model), ("--voice", args.voice)):
+        if value:
+            how = "run without --offline/--replay" if key else "set GEMINI_API_KEY"
+            raise DemoError(
+                f"{option} applies to live sessions only; offline the cassette decides it "
+                f"({how} to talk to Gemini Live, or leave {option} out)"
+            )
 
 
 def _describe_input(info: WavInfo, bundled: bool) -> str:

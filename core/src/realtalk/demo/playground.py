@@ -1,6 +1,6 @@
 """The demo agent as the bridge's app, offline: what ``realtalk api`` serves without a key.
 
-With no API key and no ``realtalk.json``, ``realtalk api`` serves :data:`OFFLINE_DEMO`
+With no API key and no ``realtalk.json``, ``realtalk api`` serves `OFFLINE_DEMO`
 (``"realtalk.demo.playground:OFFLINE_DEMO"``). Every question a client asks is answered by
 one *round*: a fresh local FakeGeminiServer replaying the demo's cassette to the real
 Gemini plugin, exactly as ``realtalk demo`` does (weather tool, planned rotation with
@@ -174,7 +174,8 @@ class OfflineDemoApp:
 
     async def _replay(self, current: _Round, thread_id: str) -> AsyncIterator[Any]:
         """One round: the demo's cassette on a fresh fake server, through the real plugin."""
-        from .main import BUNDLED_CASSETTE, _cassette_model, _data_file
+        from .cassettes import inspect_cassette
+        from .main import BUNDLED_CASSETTE, _data_file
         from .session import OFFLINE_API_KEY, build_app
 
         try:
@@ -188,7 +189,7 @@ class OfflineDemoApp:
             current.failed = True
             return
         cassette = _data_file(BUNDLED_CASSETTE)
-        model = _cassette_model(cassette) or "gemini"
+        model = inspect_cassette(cassette).model or "gemini"
         async with FakeGeminiServer(cassette, strict=False) as server:
             options = {"api_key": OFFLINE_API_KEY, "http_options": server.http_options}
             app = build_app(model, options, None)

@@ -54,6 +54,8 @@ class DemoPlan:
     max_audio_bytes: int | None = None
     upstream: dict[str, Any] | None = None
     """Where ``record`` mode forwards to: None is Gemini Live (tests use a fake server)."""
+    resume_handle: str | None = None
+    """A resumption handle the thread starts with (a cassette that resumes a session)."""
 
 
 @dataclass
@@ -64,7 +66,9 @@ class DemoResult:
     problems: list[str]
 
 
-def build_app(model: str, provider_options: dict[str, Any], voice: str | None) -> Any:
+def build_app(
+    model: str, provider_options: dict[str, Any], voice: str | None, checkpointer: Any = None
+) -> Any:
     """The demo agent, compiled: Gemini Live with the weather tool."""
     from ..agent import AudioAgent
 
@@ -76,7 +80,7 @@ def build_app(model: str, provider_options: dict[str, Any], voice: str | None) -
     )
     return AudioAgent(
         model, realtime_config=config, tools=[get_weather], system_prompt=SYSTEM_PROMPT
-    ).compile()
+    ).compile(checkpointer=checkpointer)
 
 
 @contextlib.asynccontextmanager
@@ -87,8 +91,7 @@ async def _endpoint(plan: DemoPlan) -> AsyncIterator[tuple[dict[str, Any], Any]]
             from realtalk_testing import FakeGeminiServer
         except ImportError as exc:
             raise DemoError(
-                "the offline demo needs realtalk-testing (pip install realtalk-testing "
-                f"realtalk-gemini): {exc}"
+                f"the offline demo needs realtalk-testing ({exc}): pip install 'realtalk[demo]'"
             ) from None
         assert plan.cassette is not None
         async with FakeGeminiServer(plan.cassette, strict=False) as server:
@@ -118,13 +121,60 @@ def input_audio(question: bytes) -> bytes:
 
 
 async def _feed(queue: Any, pcm: bytes, plan: DemoPlan) -> None:
-    """Stream ``pcm`` in 100 ms chunks (at speaking pace when live), then end the stream."""
+    """Stream ``pcm`` in 100 ms chunks (at speaking pace when live), then end the stream.
+
+    Offline, the microphone then stays open: silence at speaking pace until the session
+    ends, as a real one would send. A cassette whose later connections wait for input
+    (a reconnect after ``go_away`` or a drop) gets it the way the recording did."""
     chunk = int(INPUT_SAMPLE_RATE * CHUNK_SECONDS) * 2
     for start in range(0, len(pcm), chunk):
         queue.send_audio(pcm[start : start + chunk], sample_rate=INPUT_SAMPLE_RATE)
         if plan.realtime_pace:
             await asyncio.sleep(CHUNK_SECONDS)
     queue.send_audio_stream_end()
+    if plan.mode != "offline":
+        return
+    silence = b"\x00" * chunk
+    while not queue.closed:
+        await asyncio.sleep(CHUNK_SECONDS)
+        if not queue.closed:
+            queue.send_audio(silence, sample_rate=INPUT_SAMPLE_RATE)
+
+
+class _Ending:
+    """When the demo ends its input: once the answer is complete (never in the middle of
+    a connection rotation) and, offline, once the cassette has nothing left to play."""
+
+    def __init__(self, queue: Any, replay: Any) -> None:
+        self.queue = queue
+        self.replay = replay
+        self.spoke = self.answered = self.rotating = False
+
+    def observe(self, event: Any) -> None:
+        if event.type in ("audio_delta", "output_transcript", "text_delta"):
+            self.spoke = True
+        elif event.type == "go_away":
+            self.rotating = True
+        elif event.type == "reconnected":
+            self.rotating = False
+        elif event.type == "turn_complete" and self.spoke:
+            self.answered = True
+        self.check()
+
+    def check(self) -> None:
+        # Input still streamed after the queue closes is dropped by the closed queue.
+        if self.queue.closed:
+            return
+        if self.replay is not None and self.replay.report.mismatches:
+            self.queue.close()  # the replay is broken: nothing more will come
+        elif self.answered and not self.rotating and (self.replay is None or self.replay.done):
+            self.queue.close()
+
+    async def watch_replay(self) -> None:
+        """Re-check once the cassette is done (its last frame may already be handled)."""
+        if self.replay is not None:
+            await self.replay.wait_done()
+            self.check()
 
 
 async def run_session(plan: DemoPlan, out: TextIO) -> DemoResult:
@@ -138,45 +188,50 @@ async def run_session(plan: DemoPlan, out: TextIO) -> DemoResult:
     audio = bytearray()
     rate = 24000
     problems: list[str] = []
+    thread = {"thread_id": f"demo-{uuid.uuid4().hex[:8]}"}
+    checkpointer = await _checkpointer(thread, plan.resume_handle)
     async with _endpoint(plan) as (provider_options, endpoint):
-        app = build_app(plan.model, provider_options, plan.voice)
+        app = build_app(plan.model, provider_options, plan.voice, checkpointer)
         queue = LiveInputQueue(maxsize=10_000)
         feeder = asyncio.create_task(_feed(queue, pcm, plan))
-        spoke = answered = rotating = False
+        ending = _Ending(queue, endpoint if plan.mode == "offline" else None)
+        watcher = asyncio.create_task(ending.watch_replay())
         try:
             async with asyncio.timeout(plan.timeout):
-                thread = {"thread_id": f"demo-{uuid.uuid4().hex[:8]}"}
                 async for event in app.arealtime(queue, thread):
                     stats.observe(event)
                     printer.show(event)
                     if event.type == "audio_delta":
                         audio += event.data
                         rate = event.sample_rate
-                    if event.type in ("audio_delta", "output_transcript", "text_delta"):
-                        spoke = True
-                    elif event.type == "go_away":
-                        rotating = True
-                    elif event.type == "reconnected":
-                        rotating = False
-                    elif event.type == "turn_complete" and spoke:
-                        answered = True
-                    # One question, one answer: end the input once the answer is complete
-                    # (never in the middle of a connection rotation). Input still being
-                    # streamed after that is dropped by the closed queue.
-                    if answered and not rotating and not queue.closed:
-                        queue.close()
+                    ending.observe(event)
         except TimeoutError:
             problems.append(f"no complete answer within {plan.timeout:g} s")
         finally:
             printer.close()
-            feeder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await feeder
+            for task in (feeder, watcher):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await app.aclose()
     if plan.mode == "offline" and endpoint is not None:
         report = endpoint.report
         problems += [f"cassette: {m}" for m in _report_problems(report)]
     return DemoResult(stats, bytes(audio), rate, problems)
+
+
+async def _checkpointer(thread: dict[str, Any], handle: str | None) -> Any:
+    """None (the app's default), or one whose thread already holds ``handle``."""
+    if handle is None:
+        return None
+    from ..checkpoint import InMemoryCheckpointer
+    from ..messages import ThreadInfo
+    from ..runtime.persistence import HANDLE_KEY
+
+    checkpointer = InMemoryCheckpointer()
+    info = ThreadInfo(thread_id=thread["thread_id"], metadata={HANDLE_KEY: handle})
+    await checkpointer.aput_thread(thread, info)
+    return checkpointer
 
 
 def _report_problems(report: Any) -> list[str]:

@@ -3,7 +3,7 @@
 The demo accepts whatever WAV a user has (44.1 kHz stereo from a phone, 8-bit, 24-bit)
 and hands the session PCM16 mono at the rate it needs; the answer can be written at any
 rate and channel count. Only the standard library reads and writes the files; resampling
-uses :mod:`realtalk.audio`. Anything that is not a PCM WAV file is refused with an error
+uses `realtalk.audio`. Anything that is not a PCM WAV file is refused with an error
 that says what to do, never a traceback.
 """
 
@@ -118,4 +118,28 @@ def write_wav(
     return file
 
 
-__all__ = ["AudioFileError", "WavInfo", "read_wav", "write_wav"]
+def check_writable(path: str | Path, option: str = "--output") -> Path:
+    """Refuse, before any work, a WAV path that cannot be written: a directory, a missing
+    or non-folder parent, or a place without write permission."""
+    import os
+
+    file = Path(path)
+    parent = file.parent if str(file.parent) else Path(".")
+    if file.is_dir():
+        raise AudioFileError(
+            f"{option} {file}: is a directory; name a file, e.g. {file / 'out.wav'}"
+        )
+    if not parent.exists():
+        raise AudioFileError(f"{option} {file}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise AudioFileError(f"{option} {file}: {parent} is not a folder")
+    if file.exists() and not os.access(file, os.W_OK):
+        raise AudioFileError(f"{option} {file}: the file is not writable")
+    if not file.exists() and not os.access(parent, os.W_OK | os.X_OK):
+        raise AudioFileError(
+            f"{option} {file}: cannot create files in {parent} (permission denied)"
+        )
+    return file
+
+
+__all__ = ["AudioFileError", "WavInfo", "check_writable", "read_wav", "write_wav"]

@@ -5,8 +5,8 @@ and tested on their own: ``supervisor`` (connections), ``input_pump`` (input),
 ``pipeline`` (provider events), ``tool_dispatch`` over ``tool_runner`` (tools),
 ``output`` (the user's stream), sharing ``link``, ``turns`` and ``reporter``; plus
 ``resumption``, ``transcripts``, ``reconnect`` backoff, ``prompt``, ``callbacks`` and
-``clock``. The seams integrations plug into are exported here: :class:`ThreadStore`
-(persistence) and :class:`ToolExecutor` (running a tool call). docs/architecture.md
+``clock``. The seams integrations plug into are exported here: `ThreadStore`
+(persistence) and `ToolExecutor` (running a tool call). docs/architecture.md
 draws the parts.
 """
 

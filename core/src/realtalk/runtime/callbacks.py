@@ -3,7 +3,7 @@
 A session fires, in order of occurrence: ``session_start`` -> (``turn_start`` ->
 ``tool_call`` -> ``tool_result`` -> ``turn_end``)* with ``reconnect`` and ``error``
 wherever they happen -> ``session_end``. For each, the plugins' lifecycle hooks run
-first (``realtalk_<name>``), then every handler of the :class:`CallbackManager` in the
+first (``realtalk_<name>``), then every handler of the `CallbackManager` in the
 order they were added. Handlers are objects with any subset of the ``on_<name>`` methods
 (sync or async). A handler that raises is logged and reported as a non-fatal
 ``error(code="callback_error")`` event; it never ends the session. There is

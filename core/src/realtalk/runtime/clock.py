@@ -1,8 +1,8 @@
 """Time as the runtime sees it: injectable, so tests drive backoff and timeouts explicitly.
 
 Every wait in a session (reconnect backoff, go_away deadlines, tool timeouts, the
-shutdown drain) goes through a :class:`Clock`. Production uses :class:`SystemClock`;
-tests pass a :class:`ManualClock` to ``compile(clock=...)`` and advance time by hand, so
+shutdown drain) goes through a `Clock`. Production uses `SystemClock`;
+tests pass a `ManualClock` to ``compile(clock=...)`` and advance time by hand, so
 no test ever sleeps on the wall clock.
 """
 
@@ -41,7 +41,7 @@ class ManualClock:
     """A clock that only moves when told to.
 
     With ``auto_advance=True`` every sleep completes at once and moves time forward by its
-    duration (handy for backoff tests); otherwise sleepers wait until :meth:`advance`
+    duration (handy for backoff tests); otherwise sleepers wait until `advance()`
     moves time past their deadline. Every requested sleep is recorded in ``sleeps``.
     """
 

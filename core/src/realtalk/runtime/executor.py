@@ -2,9 +2,9 @@
 
 Tool *dispatch* (the exactly-once ledger, timeouts, cancellation, delivery) is the
 runtime's job and the same for every app. *Executing* a call is not: realtalk calls the
-function behind the :class:`~realtalk.tools.ToolSpec`; an integration may run it through
+function behind the `ToolSpec`; an integration may run it through
 its own machinery instead (Agentflow's ``ToolNode``, with injected state and callbacks).
-An executor gets one :class:`ToolInvocation` and returns the raw result or raises; the
+An executor gets one `ToolInvocation` and returns the raw result or raises; the
 dispatcher turns either into the outcome the model receives.
 """
 
@@ -48,7 +48,7 @@ class DirectExecutor:
     """The default: call the tool's function (sync tools in a thread of ``pool``).
 
     ``pool`` bounds the threads sync tools may hold (default: the process-wide
-    :func:`~realtalk.tool_threads.default_pool`, ``REALTALK_TOOL_THREADS`` threads).
+    `default_pool()`, ``REALTALK_TOOL_THREADS`` threads).
     """
 
     def __init__(self, pool: ToolThreadPool | None = None) -> None:

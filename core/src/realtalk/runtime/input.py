@@ -1,9 +1,9 @@
 """Input on its way to the provider, sans I/O: rate adaptation and the offline buffer.
 
-:class:`AudioAdapter` turns queued audio at any supported rate into audio at the
+`AudioAdapter` turns queued audio at any supported rate into audio at the
 provider's rate, with one streaming resampler per input rate so chunk edges do not click;
 a change of input rate ends the previous stream (its filter tail goes out first).
-:class:`InputBuffer` holds input while no connection is up: bounded by seconds of audio,
+`InputBuffer` holds input while no connection is up: bounded by seconds of audio,
 dropping the oldest audio first, never a control item, and counting what it dropped.
 """
 
@@ -58,7 +58,7 @@ class InputBuffer:
     """Input kept for the next connection, in order.
 
     At most ``seconds`` of audio at ``rate`` is kept; when more arrives the oldest audio
-    is dropped and counted (see :meth:`take_drops`). Control items are never dropped.
+    is dropped and counted (see `take_drops()`). Control items are never dropped.
     """
 
     def __init__(self, seconds: float, rate: int) -> None:

@@ -1,10 +1,10 @@
 """The input side: the user's queue -> validation and resampling -> the provider.
 
-The pump is one task per session. It reads the user's :class:`~realtalk.queue.LiveInputQueue`,
+The pump is one task per session. It reads the user's `LiveInputQueue`,
 validates each item against what the provider accepts, resamples audio to the provider's
-rate (:class:`~realtalk.runtime.input.AudioAdapter`), and sends it on the current
+rate (`AudioAdapter`), and sends it on the current
 connection. While no connection is up, input waits in a bounded
-:class:`~realtalk.runtime.input.InputBuffer` that the supervisor flushes into the next
+`InputBuffer` that the supervisor flushes into the next
 connection. Every loss (the queue full, the buffer full, a session that ended before a
 connection took the buffer) is reported as an ``input_dropped`` event, never hidden.
 """

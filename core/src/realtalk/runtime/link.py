@@ -2,7 +2,7 @@
 
 Three parts use the connection (the input pump sends input, tool dispatch sends results,
 the supervisor replaces it) and two kinds of news end serving it (a drop, a planned
-rotation) besides the session finishing. :class:`Link` holds that shared state in one
+rotation) besides the session finishing. `Link` holds that shared state in one
 place: the connection and its generation number (so news about an old connection is
 ignored), the lock that orders every send, and one signal the supervisor waits on.
 """

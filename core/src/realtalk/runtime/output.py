@@ -1,11 +1,11 @@
 """The user's event stream: what a session emitted and its consumer has not taken yet.
 
 One object so the stream has one policy. Producers (the receive loop, tool tasks, the
-input pump) :meth:`~OutputStream.push` without ever blocking; the consumer takes events
-with :meth:`~OutputStream.next_ready` and waits with :meth:`~OutputStream.wait`. The
+input pump) `push()` without ever blocking; the consumer takes events
+with `next_ready()` and waits with `wait()`. The
 stream is bounded for the one producer that can outrun any consumer, the provider: when
 ``limit`` events are waiting, the receive loop stops reading from the provider
-(:meth:`~OutputStream.wait_room`) until the consumer has taken half of them. Nothing is
+(`wait_room()`) until the consumer has taken half of them. Nothing is
 dropped and memory stays bounded; the provider connection's own buffers take the rest.
 """
 

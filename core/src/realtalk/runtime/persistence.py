@@ -1,6 +1,6 @@
 """What a session remembers per thread: transcripts, the resumption handle, the tool ledger.
 
-:class:`CheckpointerStore` is the default :class:`~realtalk.runtime.store.ThreadStore`: it
+`CheckpointerStore` is the default `ThreadStore`: it
 puts one thread of an optional checkpointer behind the store's small API. With a
 checkpointer everything survives the process (the same ``thread_id`` resumes later);
 without one the same rules hold for the lifetime of the session, in memory, so a session

@@ -2,7 +2,7 @@
 
 One receive loop per connection reads the provider's neutral events and routes each by
 what it means, the same on every provider: transcripts are joined and closed
-(:class:`~realtalk.runtime.transcripts.TranscriptTracker`), finished ones persisted
+(`TranscriptTracker`), finished ones persisted
 before the user sees them, turn state follows the model's output, tool calls go to
 dispatch, handles to resumption, ``go_away`` plans a rotation. Model audio inside a turn
 takes a short path with nothing to decide. When the user's stream is full the loop stops

@@ -60,7 +60,7 @@ def fill_placeholders(template: str, state: Any, *, where: str = "system prompt"
     """``template`` with ``{field}`` placeholders filled from ``state``.
 
     ``{{`` and ``}}`` stand for literal braces. A missing field raises
-    :class:`PromptError` naming it and the fields the state has.
+    `PromptError` naming it and the fields the state has.
     """
     view = _StateView(state)
     try:

@@ -1,8 +1,8 @@
 """How every part of a session tells the world what happened.
 
-Three audiences, one object: the user's event stream (:meth:`Reporter.emit`), the
-lifecycle callbacks and plugins (:meth:`Reporter.fire`), and the thread store
-(:meth:`Reporter.persist`). With a :class:`~realtalk.metrics.SessionMetrics`, every
+Three audiences, one object: the user's event stream (`Reporter.emit()`), the
+lifecycle callbacks and plugins (`Reporter.fire()`), and the thread store
+(`Reporter.persist()`). With a `SessionMetrics`, every
 emitted event is also measured and the ``metrics`` events it yields follow it (handed to
 the plugins' ``realtalk_metrics`` hook too). Failures of the latter two never reach the part that
 reported: a callback that raises becomes a ``callback_error`` event, a store that fails

@@ -5,20 +5,20 @@ transcripts, running tools, buffered input), never on the compiled app, so one a
 serves any number of concurrent sessions. Each concern is a part of its own, with one
 job and its own tests (``docs/architecture.md`` draws them):
 
-* :class:`~realtalk.runtime.supervisor.Supervisor`: connect, resume or reseed, rotate,
+* `Supervisor`: connect, resume or reseed, rotate,
   back off, give up;
-* :class:`~realtalk.runtime.input_pump.InputPump`: the user's queue to the provider;
-* :class:`~realtalk.runtime.pipeline.EventPipeline`: provider events to transcripts,
+* `InputPump`: the user's queue to the provider;
+* `EventPipeline`: provider events to transcripts,
   turn state, persistence and the user's events;
-* :class:`~realtalk.runtime.tool_dispatch.ToolDispatcher`: the exactly-once ledger,
-  over a :class:`~realtalk.runtime.executor.ToolExecutor`;
-* the :class:`~realtalk.runtime.store.ThreadStore` seam, the one way anything persists;
-* :class:`~realtalk.runtime.output.OutputStream`: the bounded stream the user reads.
+* `ToolDispatcher`: the exactly-once ledger,
+  over a `ToolExecutor`;
+* the `ThreadStore` seam, the one way anything persists;
+* `OutputStream`: the bounded stream the user reads.
 
-They share three small state objects: the :class:`~realtalk.runtime.link.Link` (the
+They share three small state objects: the `Link` (the
 current connection and the signals about it), the
-:class:`~realtalk.runtime.turns.TurnState` (what is in flight, when to drain) and the
-:class:`~realtalk.runtime.reporter.Reporter` (events, callbacks, persistence). Section 3
+`TurnState` (what is in flight, when to drain) and the
+`Reporter` (events, callbacks, persistence). Section 3
 of ARCHITECTURE.md is the contract; ``docs/sessions.md`` explains it for users.
 """
 
@@ -187,7 +187,7 @@ class Session:
             await self.aclose()
 
     def start(self) -> None:
-        """Start the session's task (once); its events then collect for :meth:`next_ready`."""
+        """Start the session's task (once); its events then collect for `next_ready()`."""
         if self._task is not None:
             raise RuntimeError("a session's events can be iterated only once")
         self._task = asyncio.create_task(self._run(), name=f"realtalk-session-{self.thread_id}")

@@ -1,9 +1,9 @@
 """The thread-store seam: the one interface a session persists through.
 
-A session never talks to a checkpointer directly. It asks its :class:`ThreadStore` to
+A session never talks to a checkpointer directly. It asks its `ThreadStore` to
 create the thread, keep the newest resumption handle, append finished messages, give the
 history back for reseeding, and keep the tool ledger that makes every call id run once.
-realtalk's own implementation (:class:`~realtalk.runtime.persistence.CheckpointerStore`)
+realtalk's own implementation (`CheckpointerStore`)
 sits over any realtalk or Agentflow-style checkpointer; an integration with another
 framework's storage is one class implementing this protocol, handed to
 ``compile(thread_store=...)`` as a factory of the session config.

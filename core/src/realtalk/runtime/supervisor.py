@@ -6,7 +6,7 @@ connection current (pending tool results first, then buffered input), waits for 
 to stop serving it (a drop, a planned rotation, the end of the session) and replaces it
 following ``RealtimeConfig.reconnect``: a rotation or a rejected handle reconnects at
 once, a transient drop with exponential backoff and jitter up to ``max_attempts``. Closes
-are classified by the provider's :class:`~realtalk.provider.DisconnectKind`, never by
+are classified by the provider's `DisconnectKind`, never by
 exception class. Section 3.4 of ARCHITECTURE.md is the contract.
 """
 

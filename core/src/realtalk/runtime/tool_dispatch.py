@@ -2,8 +2,8 @@
 
 The provider asks for a call; dispatch claims its id in the thread store's ledger
 (exactly once, across reconnects and processes), starts it on the
-:class:`~realtalk.runtime.tool_runner.ToolRunner` (which runs it through the session's
-:class:`~realtalk.runtime.executor.ToolExecutor` with its timeout), and when it ends
+`ToolRunner` (which runs it through the session's
+`ToolExecutor` with its timeout), and when it ends
 records, persists, announces and delivers the outcome. A result that could not be sent
 (the connection dropped) stays in the ledger and goes out on the next connection. A call
 id the provider sends again (a resumed session that never saw the answer) is answered

@@ -2,7 +2,7 @@
 
 A tool may be slow (a web request, a database); the model's audio must keep flowing
 meanwhile, so every call runs in its own task (sync tools in a thread of the bounded
-pool of :mod:`realtalk.tool_threads`, through ``ToolSpec.acall``) and reports its
+pool of `realtalk.tool_threads`, through ``ToolSpec.acall``) and reports its
 outcome through a callback. Timeouts are measured on the session's injectable clock.
 A cancelled call reports nothing: the provider withdrew it, so no result must be sent.
 Exceptions in tools become error results; they never reach the session.
@@ -166,7 +166,7 @@ class ToolRunner:
         """Run the call in its own task; ``on_done`` gets the outcome unless cancelled.
 
         Once the tool has finished, reporting its outcome is no longer cancellable by
-        :meth:`cancel` (the result exists and is recorded), only by :meth:`aclose`.
+        `cancel()` (the result exists and is recorded), only by `aclose()`.
         """
 
         async def run() -> None:

@@ -1,11 +1,11 @@
 """Turning streamed transcript fragments into finished utterances, sans I/O.
 
 Providers stream transcripts as fragments (``finished=False``) and may or may not mark
-the end of an utterance themselves. :class:`TranscriptTracker` accumulates fragments and
+the end of an utterance themselves. `TranscriptTracker` accumulates fragments and
 closes an utterance when the provider says so or at the next natural boundary: the model
 starting to answer closes the user's utterance; a tool call, ``turn_complete`` or
 ``interrupted`` closes both. Each closed utterance yields one ``finished=True`` event
-carrying the whole text and one :class:`~realtalk.messages.Message` to persist, in the
+carrying the whole text and one `Message` to persist, in the
 order they happened. The tracker does no I/O, so its rules are tested directly.
 """
 

@@ -2,7 +2,7 @@
 
 A session ends on its own only when its input is closed and nothing is owed: no model
 turn in progress, no reply due to something the user said or a tool result just sent,
-no tool still running. :class:`TurnState` keeps those facts (each part sets the one it
+no tool still running. `TurnState` keeps those facts (each part sets the one it
 observes) and asks the link to finish the moment they all hold.
 """
 

@@ -1,9 +1,9 @@
 """Realtime configuration across the two frameworks, and what a session may override.
 
 Agentflow describes a session with its own ``RealtimeConfig``; realtalk's runtime needs
-realtalk's. :func:`to_realtalk_config` translates one into the other (provider and
+realtalk's. `to_realtalk_config()` translates one into the other (provider and
 provider options come from the integration's constructor, never from Agentflow's config).
-:func:`narrow_overrides` applies ``config["realtime"]``, what Agentflow's API server sends
+`narrow_overrides()` applies ``config["realtime"]``, what Agentflow's API server sends
 from a client's first frame, under the rules realtalk's bridge applies: a client may choose
 among the operator's options and narrow the tools, never widen them, and a model override
 never moves the session to another provider (or the operator's credentials with it).

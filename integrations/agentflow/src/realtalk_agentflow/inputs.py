@@ -1,7 +1,7 @@
 """Either framework's input queue, read as realtalk's input items.
 
 Agentflow's ``LiveInputQueue`` yields ``LiveInput`` frames (``kind`` plus data); realtalk's
-session reads :mod:`realtalk.inputs` items. :class:`AgentflowInput` wraps an Agentflow
+session reads `realtalk.inputs` items. `AgentflowInput` wraps an Agentflow
 queue (or any async iterable of such frames) and translates each frame as the session
 pulls it; realtalk's own queue is used as it is.
 """

@@ -2,7 +2,7 @@
 
 A subclass of Agentflow's own ``LiveAgent``, so ``CompiledGraph.is_realtime()``,
 ``CompiledGraph.arealtime()`` and Agentflow's API server treat it as the live node they
-know. Its :meth:`LiveAgent.arun` runs one independent realtalk session per call: every
+know. Its `LiveAgent.arun()` runs one independent realtalk session per call: every
 piece of session state (transcripts, the connection, the resumption handle, running tools)
 lives in that call, never on the agent, so one compiled graph serves concurrent sessions.
 Any realtalk provider works (Gemini, OpenAI Realtime, third-party plugins, ``FakeProvider``).

@@ -1,11 +1,11 @@
 """Messages across the two frameworks: what a thread holds, either way round.
 
 realtalk persists finished speech (``metadata={"modality": "audio"}``), typed text and tool
-traffic as its own :class:`realtalk.messages.Message`; an Agentflow thread holds Agentflow
-``Message``s. :func:`to_agentflow_message` writes realtalk's into the thread in the shape an
+traffic as its own `realtalk.messages.Message`; an Agentflow thread holds Agentflow
+``Message``s. `to_agentflow_message()` writes realtalk's into the thread in the shape an
 Agentflow text graph reads (text blocks, ``tools_calls`` for tool calls, tool results with
 their call id), keeping realtalk's message id so a repeat is recognised.
-:func:`to_realtalk_messages`
+`to_realtalk_messages()`
 reads a thread back for reseeding, including turns a text graph wrote; blocks realtalk cannot
 seed (images, reasoning, ...) are left out.
 """

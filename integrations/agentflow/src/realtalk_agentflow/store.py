@@ -1,7 +1,7 @@
 """realtalk's thread store over the Agentflow checkpointer the user already has.
 
-One :class:`AgentflowThreadStore` per session implements
-:class:`realtalk.runtime.store.ThreadStore` on an Agentflow ``BaseCheckpointer``
+One `AgentflowThreadStore` per session implements
+`realtalk.runtime.store.ThreadStore` on an Agentflow ``BaseCheckpointer``
 (``InMemoryCheckpointer``, ``PgCheckpointer``, ...), with the config Agentflow prepared for
 the run (``thread_id``, ``user_id``, ``run_id``, authorisation), so ownership rules hold:
 

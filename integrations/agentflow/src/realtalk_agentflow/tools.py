@@ -1,10 +1,10 @@
 """Tools through Agentflow's ``ToolNode``, driven by realtalk's dispatcher.
 
 realtalk's runtime decides *when* a call runs (exactly-once ledger, timeouts, cancellation,
-redelivery); :class:`ToolNodeExecutor` decides *how*: it hands the call to the agent's
+redelivery); `ToolNodeExecutor` decides *how*: it hands the call to the agent's
 ``ToolNode`` with the run's Agentflow config and state, so injected parameters (``state``,
 ``config``, ``tool_call_id``), MCP tools, Agentflow's tool callbacks and its publisher events
-behave exactly as in text mode. :func:`tool_specs` advertises the ToolNode's own schemas
+behave exactly as in text mode. `tool_specs()` advertises the ToolNode's own schemas
 (injected parameters are already hidden by Agentflow).
 """
 

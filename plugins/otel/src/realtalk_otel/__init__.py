@@ -1,6 +1,6 @@
 """OpenTelemetry traces and metrics for realtalk sessions.
 
-Install ``realtalk-otel`` and call :func:`instrument` once: every session then becomes a
+Install ``realtalk-otel`` and call `instrument()` once: every session then becomes a
 span (``realtime {model}``) with child spans per turn (``chat {model}``), tool call
 (``execute_tool {name}``) and reconnect (``realtalk.reconnect``), plus metric
 instruments, on the global (or given) TracerProvider and MeterProvider. Spans follow the

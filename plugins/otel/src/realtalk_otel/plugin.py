@@ -1,7 +1,7 @@
 """The realtalk plugin (entry point ``otel``): lifecycle hooks that feed the tracing.
 
 Loaded in every process where realtalk-otel is installed, so importing it stays cheap
-(OpenTelemetry loads with :func:`realtalk_otel.instrument`); until then every hook returns
+(OpenTelemetry loads with `realtalk_otel.instrument()`); until then every hook returns
 at once.
 """
 

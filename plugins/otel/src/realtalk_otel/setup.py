@@ -1,6 +1,6 @@
 """A ready-made OpenTelemetry SDK setup, for processes that have none (``realtalk api``).
 
-Applications that configure OpenTelemetry themselves call :func:`realtalk_otel.instrument`
+Applications that configure OpenTelemetry themselves call `realtalk_otel.instrument()`
 instead; this module is what ``"observability": {"otel": true, "exporter": ...}`` in
 ``realtalk.json`` runs.
 """

@@ -1,7 +1,7 @@
 """Gemini Live provider for realtalk.
 
 Importing this package is cheap: ``google-genai`` loads only when a session opens a
-connection. ``GeminiProvider`` is importable from here or from :mod:`.provider`.
+connection. ``GeminiProvider`` is importable from here or from `.provider`.
 """
 
 from __future__ import annotations

@@ -351,7 +351,7 @@ def message_events(message: types.LiveServerMessage) -> list[RealtimeEvent]:
     """One server message to neutral events, statelessly.
 
     Transcripts come out as raw fragments with the server's ``finished`` flag; the
-    :class:`Decoder` turns them into the neutral transcript contract (fragments, then the
+    `Decoder` turns them into the neutral transcript contract (fragments, then the
     whole utterance once). Order within a message: input transcript, model parts, output
     transcript, interrupted, generation complete, turn complete, then tool calls,
     cancellations, resumption update, go_away, usage.

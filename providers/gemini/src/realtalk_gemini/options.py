@@ -169,7 +169,7 @@ def resolve_client_options(
 
 
 def resolve_model(model: str, environ: Mapping[str, str]) -> str:
-    """The model to connect to: aliases pick GEMINI_LIVE_MODEL or :data:`DEFAULT_MODEL`."""
+    """The model to connect to: aliases pick GEMINI_LIVE_MODEL or `DEFAULT_MODEL`."""
     if model in MODEL_ALIASES:
         return environ.get("GEMINI_LIVE_MODEL") or DEFAULT_MODEL
     return model

@@ -1,4 +1,4 @@
-"""The Gemini Live provider: a factory of connections, registered by :mod:`.plugin`.
+"""The Gemini Live provider: a factory of connections, registered by `.plugin`.
 
 Constructing it is free; google-genai loads the first time a session opens, so listing or
 resolving providers never pays for (or depends on) the SDK.

@@ -2,7 +2,7 @@
 
 Thin on purpose: what to send and how to read what arrives is the codec's job. This module
 owns the connection's lifetime and turns every way it can end into a
-:class:`~realtalk.provider.ProviderDisconnected` classified by close code (and the provider
+`ProviderDisconnected` classified by close code (and the provider
 signals that go with it), never by exception class.
 """
 
@@ -174,7 +174,7 @@ def _handshake_kind(exc: BaseException) -> DisconnectKind | None:
 
 
 class GeminiSession:
-    """A live connection; implements :class:`realtalk.provider.ProviderSession`."""
+    """A live connection; implements `realtalk.provider.ProviderSession`."""
 
     def __init__(
         self,
@@ -234,7 +234,7 @@ class GeminiSession:
             raise self._disconnect(code, reason) from exc
 
     async def _send_frame(self, wire: Any, text: str) -> None:
-        """A frame built by :mod:`frames`, written on the SDK's socket (the audio path)."""
+        """A frame built by `frames`, written on the SDK's socket (the audio path)."""
         if self._ended is not None:
             raise self._ended
         if self._closing:

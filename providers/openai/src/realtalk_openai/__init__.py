@@ -1,7 +1,7 @@
 """OpenAI Realtime provider for realtalk.
 
 Importing this package is cheap: the socket code loads only when a session opens a
-connection. ``OpenAIProvider`` is importable from here or from :mod:`.provider`.
+connection. ``OpenAIProvider`` is importable from here or from `.provider`.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Translation between realtalk's neutral shapes and OpenAI Realtime (GA) wire events.
 
 Pure: no sockets, no clocks. Client events are plain dicts the transport serialises;
-server events are decoded by :class:`Decoder`, which keeps the little state the protocol
+server events are decoded by `Decoder`, which keeps the little state the protocol
 needs (the response in flight, audio played per item, pending tool calls) and hands back
 both neutral events and the client events the protocol asks for in return (a truncation
 after a barge-in, the ``response.create`` once every tool call is answered).
@@ -379,7 +379,7 @@ class Decoder:
     their results) or was interrupted. ``speech_started`` while a response is in flight is
     a barge-in: ``interrupted`` once, the rest of that response is dropped, and (when
     ``truncate``) a ``conversation.item.truncate`` cuts the audio item to what was
-    delivered. Client events the protocol asks for are queued in :attr:`outgoing`.
+    delivered. Client events the protocol asks for are queued in `outgoing`.
     """
 
     def __init__(self, *, truncate: bool = True, output_transcripts: bool = True) -> None:

@@ -1,4 +1,4 @@
-"""The OpenAI Realtime provider: a factory of connections, registered by :mod:`.plugin`.
+"""The OpenAI Realtime provider: a factory of connections, registered by `.plugin`.
 
 Constructing it is free; nothing connects until a session opens.
 """

@@ -3,7 +3,7 @@
 Thin on purpose: what to send and how to read what arrives is the codec's job. This module
 owns the socket's lifetime: the handshake (``session.created``, then ``session.update``
 answered by ``session.updated``), reseeding, sends, the receive loop, and turning every way
-the connection can end into a :class:`~realtalk.provider.ProviderDisconnected` classified
+the connection can end into a `ProviderDisconnected` classified
 by close code, never by exception class. Credentials travel only in headers and never
 appear in logs or errors.
 """
@@ -55,7 +55,7 @@ def _handshake_kind(status: int) -> DisconnectKind:
 
 
 class OpenAISession:
-    """A live connection; implements :class:`realtalk.provider.ProviderSession`."""
+    """A live connection; implements `realtalk.provider.ProviderSession`."""
 
     def __init__(self, ws: ClientConnection, decoder: codec.Decoder) -> None:
         self._ws = ws

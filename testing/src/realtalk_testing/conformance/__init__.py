@@ -7,7 +7,7 @@ Run it for a provider with its own cassettes, through the real runtime::
     test_conformance = conformance_tests(ConformanceTarget(
         name="echo", model="echo-1", cassettes={...}, replay=my_replay_factory))
 
-Built-in targets: :func:`gemini_target`, :func:`openai_target`. See docs/conformance.md.
+Built-in targets: `gemini_target()`, `openai_target()`. See docs/conformance.md.
 """
 
 from __future__ import annotations

@@ -549,7 +549,7 @@ def skip_reason(target: ConformanceTarget, scenario: Scenario) -> str | None:
 
 
 async def run_scenario(target: ConformanceTarget, name: str) -> ScenarioOutcome:
-    """Run one scenario; failures raise :class:`ConformanceFailure` (skips do not)."""
+    """Run one scenario; failures raise `ConformanceFailure` (skips do not)."""
     if name not in SCENARIOS:
         raise KeyError(f"no conformance scenario {name!r}; known: {sorted(SCENARIOS)}")
     scenario = SCENARIOS[name]

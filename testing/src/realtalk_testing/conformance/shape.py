@@ -3,7 +3,7 @@
 Two providers answering the same conversation stream different numbers of audio chunks
 and transcript fragments; what an application acts on is the same: who said what
 (finished transcripts), which tools ran with which arguments and results, where turns
-end, interruptions and reconnections. :func:`event_shape` keeps exactly that.
+end, interruptions and reconnections. `event_shape()` keeps exactly that.
 """
 
 from __future__ import annotations

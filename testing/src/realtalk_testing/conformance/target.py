@@ -3,7 +3,7 @@
 A target says which model name routes to the provider (through the plugin registry, as
 an application would), which cassette plays each scenario, and how to serve a cassette
 so the provider connects to it offline. Built-in targets exist for Gemini and OpenAI;
-a third-party plugin builds its own :class:`ConformanceTarget` in a few lines.
+a third-party plugin builds its own `ConformanceTarget` in a few lines.
 """
 
 from __future__ import annotations
@@ -71,9 +71,9 @@ class ConformanceTarget:
 
     ``model`` must route to the provider through the installed plugins (unless
     ``provider`` names it or is an instance). ``cassettes`` maps the keys of
-    :data:`CASSETTE_KEYS` to cassette paths, served by ``replay``; a provider that needs no
+    `CASSETTE_KEYS` to cassette paths, served by ``replay``; a provider that needs no
     server (it runs in-process, or scripts itself) leaves both out. ``features`` are the
-    :data:`FEATURES` it claims. ``end_of_speech`` says how the user's turn ends: server
+    `FEATURES` it claims. ``end_of_speech`` says how the user's turn ends: server
     ``"vad"`` hears the silence, ``"stream_end"`` sends ``audio_stream_end`` after the
     speech, ``"activity"`` disables VAD and wraps the speech in activity start/end.
     ``provider_options`` are merged over the replay's. ``skip`` maps scenario names to the
