@@ -45,7 +45,12 @@ async def floor_session(http_options: dict[str, Any], *, send: bool, lat: list[i
     from websockets.asyncio.client import connect
 
     setup = json.dumps(
-        {"setup": {"model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["AUDIO"]}}}
+        {
+            "setup": {
+                "model": f"models/{MODEL}",
+                "generationConfig": {"responseModalities": ["AUDIO"]},
+            }
+        }
     )
     ssl = http_options["async_client_args"]["ssl"]
     chunks = 0

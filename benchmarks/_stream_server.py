@@ -68,7 +68,8 @@ def _audio_of(frame: dict[str, Any]) -> str | None:
     return None
 
 
-async def _read(ws: ServerConnection) -> None:
+async def _read(ws: ServerConnection, skip: int) -> None:
+    """Count the client's audio; time every chunk after the first ``skip`` of it."""
     async for raw in ws:
         now = time.monotonic_ns()
         try:
@@ -81,7 +82,9 @@ async def _read(ws: ServerConnection) -> None:
         pcm = base64.urlsafe_b64decode(data.replace("+", "-").replace("/", "_"))
         STATE.recv_bytes += len(pcm)
         STATE.recv_chunks += 1
-        if len(pcm) >= 8:
+        if skip > 0:  # the connection's first chunks (sent while it was connecting)
+            skip -= 1
+        elif len(pcm) >= 8:
             (stamp,) = struct.unpack_from("<q", pcm)
             if 0 < stamp <= now:
                 STATE.send_lat_ns.append(now - stamp)
@@ -104,7 +107,7 @@ async def _handle(ws: ServerConnection) -> None:
     await ws.send(_SETUP_COMPLETE)
     if cfg.get("handle"):
         await ws.send(_HANDLE)
-    reader = asyncio.create_task(_read(ws))
+    reader = asyncio.create_task(_read(ws, int(cfg.get("send_skip", 0))))
     event = cfg.get("event")  # None | "go_away" | "drop"
     chunks = int(cfg.get("after_chunks", cfg["chunks"]) if resumed else cfg["chunks"])
     interval = float(cfg["interval"])

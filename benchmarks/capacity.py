@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import _harness as h
+import _profile
 
 TARGET_P99_MS = 50.0
 TARGET_PER_CORE = 500
@@ -316,55 +317,23 @@ async def level(sessions: int, chunks: int, opts: dict[str, Any]) -> dict[str, A
     }
 
 
-COMPONENTS = (  # (path fragment, component), first match wins
-    ("/realtalk/bridge/", "realtalk bridge (session, limits, protocol)"),
-    ("/realtalk_testing/", "FakeProvider (realtalk_testing)"),
-    ("/realtalk/", "realtalk runtime (runtime/, queue, audio, agent, events)"),
-    ("/uvicorn/", "uvicorn (ASGI server, WebSocket protocol glue)"),
-    ("/websockets/", "websockets (frame parsing/serialising)"),
-    ("/wsproto/", "wsproto (frame parsing/serialising)"),
-    ("/h11/", "h11 (HTTP handshake)"),
-    ("/starlette/", "starlette (routing, WebSocket wrapper)"),
-    ("/asyncio/", "asyncio event loop (tasks, futures, timers, transports)"),
-    ("selectors.py", "asyncio event loop (tasks, futures, timers, transports)"),
+COMPONENTS = (  # (path fragment, component, split by file), first match wins
+    ("/realtalk/bridge/", "realtalk bridge (session, limits, protocol)", False),
+    ("/realtalk_testing/", "FakeProvider (realtalk_testing)", False),
+    ("/realtalk/", "realtalk runtime (runtime/, queue, audio, agent, events)", False),
+    ("/uvicorn/", "uvicorn (ASGI server, WebSocket protocol glue)", False),
+    ("/websockets/", "websockets (frame parsing/serialising)", False),
+    ("/wsproto/", "wsproto (frame parsing/serialising)", False),
+    ("/h11/", "h11 (HTTP handshake)", False),
+    ("/starlette/", "starlette (routing, WebSocket wrapper)", False),
+    ("/asyncio/", "asyncio event loop (tasks, futures, timers, transports)", False),
+    ("selectors.py", "asyncio event loop (tasks, futures, timers, transports)", False),
 )
-KERNEL = ("'send' of '_socket", "'recv' of '_socket")
-IDLE = "'poll' of 'select"
-
-
-def _component(func: tuple[str, int, str]) -> str | None:
-    path, _, name = func
-    if path == "~":
-        if IDLE in name:
-            return "idle"  # waiting in epoll: left out
-        return "socket send/recv (system calls)" if any(k in name for k in KERNEL) else None
-    return next((c for frag, c in COMPONENTS if frag in path), "other Python (logging, ...)")
 
 
 def profile_report(prefix: str) -> None:
-    """Each bridge process's cProfile (CPU clock), summed, by component. A builtin's time
-    goes to the component of its caller (socket and poll calls have their own line)."""
-    import glob
-    import pstats
-
-    files = glob.glob(prefix + ".*")
-    if not files:
-        return
-    stats: Any = pstats.Stats(*files).stats
-    totals: dict[str, float] = {}
-    for func, (_, _, own, _, callers) in stats.items():
-        group = _component(func)
-        if group is not None:
-            totals[group] = totals.get(group, 0.0) + own
-            continue
-        for caller, entry in callers.items():  # builtins: charged to who called them
-            owner = _component(caller) or "other Python (logging, ...)"
-            totals[owner] = totals.get(owner, 0.0) + entry[2]
-    totals.pop("idle", None)
-    whole = sum(totals.values()) or 1.0
-    print(f"profile ({len(files)} process(es), cProfile, epoll wait left out): share of time")
-    for group, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
-        print(f"  {100 * seconds / whole:5.1f}%  {group}")
+    """Each bridge process's cProfile, summed, by component (``_profile.report``)."""
+    _profile.report(_profile.matching(prefix), COMPONENTS)
 
 
 def gc_report(prefix: str) -> None:

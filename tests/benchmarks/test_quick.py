@@ -17,7 +17,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = {
-    "overhead": ["recv_p50=", "send_p50=", "cpu_pct=", "chunks_per_s=", "ratio realtalk/raw"],
+    "overhead": [
+        "recv_p50=",
+        "send_p50=",
+        "cpu_pct=",
+        "chunks_per_s=",
+        "ratio realtalk/raw",
+        "ratio realtalk/floor",
+    ],
+    "many_sessions": [
+        "20 concurrent sessions",
+        "cpu_s_per_session_30s=",
+        "send_p99=",
+        "ratio realtalk/floor",
+        "ratio realtalk/raw",
+        "goal (cpu <= 1.1x",
+    ],
     "reconnect": ["go_away", "drop", "gap_ms=", "input_lost_bytes=", "ratio_to_raw_connect="],
     "memory": ["import realtalk", "kib=", "ratio realtalk+gemini/raw"],
     "capacity": ["10 sessions", "p99_ms=", "cpu_s_per_session_min=", "ratio_to_target"],
