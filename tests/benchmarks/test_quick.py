@@ -39,6 +39,7 @@ SCRIPTS = {
     "memory": ["import realtalk", "kib=", "ratio realtalk+gemini/raw"],
     "capacity": ["10 sessions", "p99_ms=", "cpu_s_per_session_min=", "ratio_to_target"],
     "capacity --pin": ["pinning: the bridge", "pinned_to_one_core=yes", "ratio_to_goal_1000"],
+    "peers/run": ["peers: none", "round 1 floor", "ratio realtalk/raw", "ratio realtalk/floor"],
     "runtime_path": ["us_per_event=", "runtime_cost=", "ratio realtalk/bare"],
 }
 TIMEOUT = 90
