@@ -168,13 +168,15 @@ def summarise(rows: dict[str, list[dict[str, Any]]], clients: list[str]) -> None
             )
 
 
-async def main(quick: bool, levels: list[int], clients: list[str], rounds: int, pin: bool) -> None:
+async def main(
+    quick: bool, levels: list[int], clients: list[str], rounds: int, pin: bool, seconds: float
+) -> None:
     h.header("many sessions in one process: floor, raw google-genai, realtalk", quick)
     plan = h.pin_plan(pin)
     if plan is not None:
         h.pin_self(plan[0])
         print(f"pinning: clients on core {plan[0]}, server on core {plan[1]} (taskset -c)")
-    chunks = 30 if quick else 300  # 3 s or 30 s of audio per session
+    chunks = round(seconds / h.CHUNK_SECONDS)
     with h.StreamServer(core=plan[1] if plan else None) as server:
         for name in clients:  # warm up (imports, first TLS connect, compiled app)
             await level(server, name, 2, 3)
@@ -202,6 +204,7 @@ if __name__ == "__main__":
     p.add_argument("--clients", default="floor,raw,realtalk", help="comma-separated clients")
     p.add_argument("--rounds", type=int, help="alternating rounds per level (default 2)")
     p.add_argument("--no-pin", action="store_true", help="do not pin client and server")
+    p.add_argument("--seconds", type=float, help="audio per session (default 30, 3 in --quick)")
     args = p.parse_args()
     levels = [20] if args.quick else [200, 500]
     if args.sessions:
@@ -211,4 +214,5 @@ if __name__ == "__main__":
     if unknown:
         p.error(f"unknown client(s) {unknown}; choose from {sorted(CLIENTS)}")
     rounds = args.rounds or (1 if args.quick else 2)
-    asyncio.run(main(args.quick, levels, names, rounds, not args.no_pin))
+    seconds = args.seconds or (3.0 if args.quick else 30.0)
+    asyncio.run(main(args.quick, levels, names, rounds, not args.no_pin, seconds))
