@@ -189,9 +189,10 @@ class StreamServer:
         """Behaviour of the next connections (and reset the counters)."""
         self._ask(cmd="config", **cfg)
 
-    def stats(self) -> dict[str, Any]:
-        """Counters since the last configure/stats (send-path latencies, bytes, marks)."""
-        return self._ask(cmd="stats")
+    def stats(self, *, keep: bool = False) -> dict[str, Any]:
+        """Counters since the last configure/stats (send-path latencies, bytes, marks) and
+        the server's CPU seconds so far; ``keep`` leaves the counters as they are."""
+        return self._ask(cmd="stats", keep=keep)
 
     @property
     def http_options(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import random
 import re
 import struct
@@ -164,8 +165,10 @@ async def _control() -> None:
                 "recv_chunks": STATE.recv_chunks,
                 "connections": STATE.connections,
                 "marks": STATE.marks,
+                "cpu_s": time.process_time(),
             }
-            STATE.reset()
+            if not cmd.get("keep"):
+                STATE.reset()
         else:
             return
         sys.stdout.write(json.dumps(out) + "\n")
@@ -200,6 +203,8 @@ async def main() -> None:
 def loop_factory() -> Any:
     """uvloop when installed (what realtalk api runs on): a cheaper server, more of its
     core left for the load it must generate."""
+    if os.environ.get("BENCH_SERVER_LOOP") == "asyncio":
+        return None
     try:
         import uvloop
     except ImportError:

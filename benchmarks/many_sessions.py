@@ -12,7 +12,11 @@ Per client and level:
 
 * CPU of this process per session per 30 s of audio, over the steady window only: from
   one second after every session has its first chunk to the moment the first session
-  finishes (connects and TLS handshakes left out); when that window is under 0.5 s (a
+  finishes (connects and TLS handshakes left out), divided by the audio actually received
+  in it (so a client that falls behind is not flattered); ``kept_up`` = audio received /
+  (window x sessions), 1.0 in real time; ``server_cores`` = the server's CPU over the
+  window (a server near a full core, or ``kept_up`` well under 1, means the figures
+  measure the machine, not the client); when that window is under 0.5 s (a
   loaded machine in ``--quick``), the whole level, marked ``window=whole``;
 * receive latency (server handed the chunk to its socket -> the user's loop has it) and
   send latency (the user's send call -> the server decoded it), p50 and p99, each
@@ -75,33 +79,43 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
         finally:
             finished.set()
 
-    t0, cpu0 = time.monotonic(), h.cpu_seconds()
+    t0, cpu0, server_t0 = time.monotonic(), h.cpu_seconds(), server.stats(keep=True)["cpu_s"]
     work = asyncio.gather(*(one(i) for i in range(sessions)), return_exceptions=True)
     window: tuple[float, float, float, float] | None = None
     # until every session has its first chunk; polled, so the clients' own per-chunk
     # path stays exactly theirs (no hook on every append)
     while not finished.is_set() and not all(lats):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
+    got0 = got1 = 0
     if not finished.is_set():
         await asyncio.sleep(1.0)
+        server_cpu0 = server.stats(keep=True)["cpu_s"]
         start = (time.monotonic(), h.cpu_seconds())
+        got0 = sum(map(len, lats))
         await finished.wait()
         window = (*start, time.monotonic(), h.cpu_seconds())
+        got1 = sum(map(len, lats))
+        server_cpu = server.stats(keep=True)["cpu_s"] - server_cpu0
     limit = chunks * h.CHUNK_SECONDS * 3 + 30
     results = await asyncio.wait_for(work, limit - (time.monotonic() - t0))
     steady = window is not None and window[2] - window[0] >= 0.5
     if window is None or not steady:  # too short to measure (a loaded machine, --quick)
         window = (t0, cpu0, time.monotonic(), h.cpu_seconds())
+        got0, got1 = 0, sum(map(len, lats))
+        server_cpu = server.stats(keep=True)["cpu_s"] - server_t0
     await asyncio.sleep(0.2)  # the server reads the last input frames
     stats = server.stats()
     errors = [r for r in results if isinstance(r, BaseException)]
     recv = h.ms([v for lat in lats for v in lat[skip:]])
     send = h.ms(stats["send_lat_ns"])
     seconds, cpu = window[2] - window[0], window[3] - window[1]
+    audio = (got1 - got0) * h.CHUNK_SECONDS  # seconds of audio received in the window
     return {
         "ok": sessions - len(errors),
-        "cpu_s_per_session_30s": cpu / seconds / sessions * 30,
+        "cpu_s_per_session_30s": cpu / audio * 30 if audio else float("nan"),
         "cores": cpu / seconds,
+        "server_cores": server_cpu / seconds,
+        "kept_up": round(audio / (seconds * sessions), 3),  # 1.0: real time
         "window_s": seconds,
         "window": "steady" if steady else "whole",
         "recv_p50": h.pct(recv, 50),
