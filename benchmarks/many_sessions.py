@@ -118,6 +118,8 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
         "kept_up": round(audio / (seconds * sessions), 3),  # 1.0: real time
         "window_s": seconds,
         "window": "steady" if steady else "whole",
+        "received": sum(map(len, lats)),
+        "sent": stats["recv_chunks"],
         "recv_p50": h.pct(recv, 50),
         "recv_p99": h.pct(recv, 99),
         "send_p50": h.pct(send, 50),
@@ -144,17 +146,18 @@ async def profiled_level(
         profiler.dump_stats(f"{prefix}.{sessions}")
 
 
-def profile_report(prefix: str, sessions: int, chunks: int) -> None:
+def profile_report(prefix: str, sessions: int, result: dict[str, Any]) -> None:
     import pstats
 
     path = f"{prefix}.{sessions}"
     _profile.report([path], COMPONENTS, top=25, under="/src/")
     callbacks = _profile.loop_callbacks(pstats.Stats(path).stats)
-    per_chunk = callbacks / (sessions * chunks * 2)
+    chunks = result["received"] + result["sent"]
     h.row(
         "event loop callbacks",
         total=callbacks,
-        per_chunk_each_way=per_chunk,  # task steps + call_soon callbacks per chunk
+        chunks_both_ways=chunks,
+        per_chunk=h.ratio(callbacks, chunks),  # task steps + call_soon callbacks
     )
 
 
@@ -207,7 +210,7 @@ async def main(
             summarise(rows, clients)
             prefix = os.environ.get("BENCH_PROFILE")
             if prefix and "realtalk" in clients:
-                profile_report(prefix, sessions, chunks)
+                profile_report(prefix, sessions, rows["realtalk"][-1])
     print(f"\nload average at the end: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("done")
 

@@ -40,8 +40,10 @@ def prepare(name: str) -> None:
     if name == "floor":
         import websockets.asyncio.client  # noqa: F401
     elif name == "raw":
-        import google.genai  # noqa: F401
+        import google.genai
     elif name == "realtalk":
+        import google.genai  # noqa: F401  (its provider connects through it)
+
         import realtalk_gemini  # noqa: F401
         from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig  # noqa: F401
     elif name == "livekit":
