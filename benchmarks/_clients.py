@@ -18,13 +18,27 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import _harness as h
 
 MODEL = "gemini-live-2.5-flash-preview"
 IN_MIME = f"audio/pcm;rate={h.IN_RATE}"
+
+
+async def ticks() -> AsyncIterator[None]:
+    """Every 100 ms on a fixed schedule, as a microphone produces chunks: a loop that lags
+    sends the chunks it owes back to back instead of sending fewer (``sleep(0.1)`` after
+    each send would let a slow client do less work and look cheaper)."""
+    loop = asyncio.get_running_loop()
+    next_at = loop.time()
+    while True:
+        next_at += h.CHUNK_SECONDS
+        delay = next_at - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        yield
 
 
 # --------------------------------------------------------------------------- floor
@@ -60,8 +74,7 @@ async def floor_session(http_options: dict[str, Any], *, send: bool, lat: list[i
         json.loads(await ws.recv(decode=False))  # setupComplete
 
         async def sender() -> None:
-            while True:
-                await asyncio.sleep(h.CHUNK_SECONDS)
+            async for _ in ticks():
                 data = base64.urlsafe_b64encode(h.stamped(h.IN_CHUNK)).decode("ascii")
                 audio = {"data": data, "mime_type": IN_MIME}
                 await ws.send(json.dumps({"realtime_input": {"audio": audio}}))
@@ -114,8 +127,7 @@ async def raw_session(http_options: dict[str, Any], *, send: bool, lat: list[int
     async with client.aio.live.connect(model=MODEL, config=config) as session:
 
         async def sender() -> None:
-            while True:
-                await asyncio.sleep(h.CHUNK_SECONDS)
+            async for _ in ticks():
                 blob = types.Blob(data=h.stamped(h.IN_CHUNK), mime_type=IN_MIME)
                 await session.send_realtime_input(audio=blob)
 
@@ -174,8 +186,7 @@ async def realtalk_session(
     chunks = 0
 
     async def sender() -> None:
-        while True:
-            await asyncio.sleep(h.CHUNK_SECONDS)
+        async for _ in ticks():
             queue.send_audio(h.stamped(h.IN_CHUNK), h.IN_RATE)
 
     task = asyncio.create_task(sender()) if send else None

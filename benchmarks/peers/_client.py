@@ -28,7 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/
 
 import _harness as h
-from _clients import CLIENTS, MODEL
+from _clients import CLIENTS, MODEL, ticks
 
 
 def prepare(name: str) -> None:
@@ -73,8 +73,7 @@ async def livekit_session(http_options: dict[str, Any], *, send: bool, lat: list
     session.on("generation_created", streams.put_nowait)
 
     async def sender() -> None:
-        while True:
-            await asyncio.sleep(h.CHUNK_SECONDS)
+        async for _ in ticks():
             pcm = h.stamped(h.IN_CHUNK)
             samples = len(pcm) // 2
             session.push_audio(rtc.AudioFrame(pcm, h.IN_RATE, 1, samples))
@@ -139,8 +138,7 @@ async def pipecat_session(http_options: dict[str, Any], *, send: bool, lat: list
                     state["sender"] = asyncio.create_task(self._send())
 
         async def _send(self) -> None:
-            while True:
-                await asyncio.sleep(h.CHUNK_SECONDS)
+            async for _ in ticks():
                 frame = InputAudioRawFrame(
                     audio=h.stamped(h.IN_CHUNK), sample_rate=h.IN_RATE, num_channels=1
                 )
