@@ -191,7 +191,8 @@ class StreamServer:
 
     def stats(self, *, keep: bool = False) -> dict[str, Any]:
         """Counters since the last configure/stats (send-path latencies, bytes, marks) and
-        the server's CPU seconds so far; ``keep`` leaves the counters as they are."""
+        the server's CPU seconds so far; ``keep``: only the CPU, counters left as they are
+        (cheap enough to read while sessions run)."""
         return self._ask(cmd="stats", keep=keep)
 
     @property

@@ -158,6 +158,8 @@ async def _control() -> None:
             STATE.config = {k: v for k, v in cmd.items() if k != "cmd"}
             STATE.reset()
             out: dict[str, Any] = {"ok": True}
+        elif cmd["cmd"] == "stats" and cmd.get("keep"):  # a cheap reading mid-run
+            out = {"cpu_s": time.process_time()}
         elif cmd["cmd"] == "stats":
             out = {
                 "send_lat_ns": STATE.send_lat_ns,
@@ -167,8 +169,7 @@ async def _control() -> None:
                 "marks": STATE.marks,
                 "cpu_s": time.process_time(),
             }
-            if not cmd.get("keep"):
-                STATE.reset()
+            STATE.reset()
         else:
             return
         sys.stdout.write(json.dumps(out) + "\n")
