@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import ssl
 import statistics
 import struct
@@ -121,12 +122,43 @@ def row(label: str, **values: Any) -> None:
     print(f"{label:<28} " + "  ".join(parts), flush=True)
 
 
-class StreamServer:
-    """The real-time Gemini wire server (``_stream_server.py``) in a child process."""
+def pin_plan(enabled: bool = True) -> tuple[int, int] | None:
+    """(client core, load core) to pin this process and its load generator or server to
+    different cores, or ``None`` (with the reason printed) when that is not possible:
+    ``taskset`` missing, no ``os.sched_setaffinity``, or fewer than two usable cores."""
+    if not enabled:
+        return None
+    why = ""
+    if shutil.which("taskset") is None:
+        why = "taskset not found"
+    elif not hasattr(os, "sched_setaffinity"):
+        why = "no sched_setaffinity on this platform"
+    elif len(os.sched_getaffinity(0)) < 2:
+        why = "fewer than two usable cores"
+    if why:
+        print(f"pinning: off ({why}); both processes share every core")
+        return None
+    first, second = sorted(os.sched_getaffinity(0))[:2]
+    return first, second
 
-    def __init__(self) -> None:
+
+def pin_self(core: int) -> None:
+    """Run this process (and threads started later) on ``core`` only."""
+    os.sched_setaffinity(0, {core})
+
+
+def taskset(core: int | None) -> list[str]:
+    """The argv prefix that starts a child on ``core`` (empty when not pinning)."""
+    return [] if core is None else ["taskset", "-c", str(core)]
+
+
+class StreamServer:
+    """The real-time Gemini wire server (``_stream_server.py``) in a child process,
+    pinned to ``core`` with ``taskset`` when one is given."""
+
+    def __init__(self, core: int | None = None) -> None:
         self._proc = subprocess.Popen(
-            [sys.executable, str(HERE / "_stream_server.py")],
+            [*taskset(core), sys.executable, str(HERE / "_stream_server.py")],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -157,9 +189,11 @@ class StreamServer:
         """Behaviour of the next connections (and reset the counters)."""
         self._ask(cmd="config", **cfg)
 
-    def stats(self) -> dict[str, Any]:
-        """Counters since the last configure/stats (send-path latencies, bytes, marks)."""
-        return self._ask(cmd="stats")
+    def stats(self, *, keep: bool = False) -> dict[str, Any]:
+        """Counters since the last configure/stats (send-path latencies, bytes, marks) and
+        the server's CPU seconds so far; ``keep``: only the CPU, counters left as they are
+        (cheap enough to read while sessions run)."""
+        return self._ask(cmd="stats", keep=keep)
 
     @property
     def http_options(self) -> dict[str, Any]:

@@ -21,7 +21,10 @@ does on the same cores.
 ``--loop asyncio|uvloop`` and ``--ws`` (uvicorn's WebSocket implementation, one-process
 mode only) pick the bridge's event loop and protocol; ``--no-gc`` / ``--gc-freeze`` run
 the bridge with the collector off (a diagnosis) or its startup objects frozen;
-``BENCH_PROFILE=/tmp/p`` profiles each bridge process (CPU time) into ``/tmp/p.<pid>``.
+``BENCH_PROFILE=/tmp/p`` profiles each bridge process (CPU time) into ``/tmp/p.<pid>``;
+``--pin`` runs the bridge (all its workers) on one core and the load generator on another
+with ``taskset -c``, so the held level is the bridge's own per core (falls back, printed,
+without ``taskset`` or a second core).
 """
 
 from __future__ import annotations
@@ -38,9 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import _harness as h
+import _profile
 
 TARGET_P99_MS = 50.0
 TARGET_PER_CORE = 500
+GOAL_PER_BRIDGE_CORE = 1000  # issue 19: measured with --pin
 CORES = os.cpu_count() or 1
 
 
@@ -226,7 +231,7 @@ class Bridge:
             env["BENCH_NO_GC"] = "1"
         elif opts["gc"] == "freeze":
             env["BENCH_GC_FREEZE"] = "1"
-        argv = [sys.executable, str(h.HERE / "_bridge_server.py")]
+        argv = [*h.taskset(opts["bridge_core"]), sys.executable, str(h.HERE / "_bridge_server.py")]
         argv += [str(self.port), str(sessions), str(chunks), "--loop", opts["loop"]]
         argv += ["--workers", str(opts["workers"]), "--ws", opts["ws"]]
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env, text=True)
@@ -316,55 +321,23 @@ async def level(sessions: int, chunks: int, opts: dict[str, Any]) -> dict[str, A
     }
 
 
-COMPONENTS = (  # (path fragment, component), first match wins
-    ("/realtalk/bridge/", "realtalk bridge (session, limits, protocol)"),
-    ("/realtalk_testing/", "FakeProvider (realtalk_testing)"),
-    ("/realtalk/", "realtalk runtime (runtime/, queue, audio, agent, events)"),
-    ("/uvicorn/", "uvicorn (ASGI server, WebSocket protocol glue)"),
-    ("/websockets/", "websockets (frame parsing/serialising)"),
-    ("/wsproto/", "wsproto (frame parsing/serialising)"),
-    ("/h11/", "h11 (HTTP handshake)"),
-    ("/starlette/", "starlette (routing, WebSocket wrapper)"),
-    ("/asyncio/", "asyncio event loop (tasks, futures, timers, transports)"),
-    ("selectors.py", "asyncio event loop (tasks, futures, timers, transports)"),
+COMPONENTS = (  # (path fragment, component, split by file), first match wins
+    ("/realtalk/bridge/", "realtalk bridge (session, limits, protocol)", False),
+    ("/realtalk_testing/", "FakeProvider (realtalk_testing)", False),
+    ("/realtalk/", "realtalk runtime (runtime/, queue, audio, agent, events)", False),
+    ("/uvicorn/", "uvicorn (ASGI server, WebSocket protocol glue)", False),
+    ("/websockets/", "websockets (frame parsing/serialising)", False),
+    ("/wsproto/", "wsproto (frame parsing/serialising)", False),
+    ("/h11/", "h11 (HTTP handshake)", False),
+    ("/starlette/", "starlette (routing, WebSocket wrapper)", False),
+    ("/asyncio/", "asyncio event loop (tasks, futures, timers, transports)", False),
+    ("selectors.py", "asyncio event loop (tasks, futures, timers, transports)", False),
 )
-KERNEL = ("'send' of '_socket", "'recv' of '_socket")
-IDLE = "'poll' of 'select"
-
-
-def _component(func: tuple[str, int, str]) -> str | None:
-    path, _, name = func
-    if path == "~":
-        if IDLE in name:
-            return "idle"  # waiting in epoll: left out
-        return "socket send/recv (system calls)" if any(k in name for k in KERNEL) else None
-    return next((c for frag, c in COMPONENTS if frag in path), "other Python (logging, ...)")
 
 
 def profile_report(prefix: str) -> None:
-    """Each bridge process's cProfile (CPU clock), summed, by component. A builtin's time
-    goes to the component of its caller (socket and poll calls have their own line)."""
-    import glob
-    import pstats
-
-    files = glob.glob(prefix + ".*")
-    if not files:
-        return
-    stats: Any = pstats.Stats(*files).stats
-    totals: dict[str, float] = {}
-    for func, (_, _, own, _, callers) in stats.items():
-        group = _component(func)
-        if group is not None:
-            totals[group] = totals.get(group, 0.0) + own
-            continue
-        for caller, entry in callers.items():  # builtins: charged to who called them
-            owner = _component(caller) or "other Python (logging, ...)"
-            totals[owner] = totals.get(owner, 0.0) + entry[2]
-    totals.pop("idle", None)
-    whole = sum(totals.values()) or 1.0
-    print(f"profile ({len(files)} process(es), cProfile, epoll wait left out): share of time")
-    for group, seconds in sorted(totals.items(), key=lambda kv: -kv[1]):
-        print(f"  {100 * seconds / whole:5.1f}%  {group}")
+    """Each bridge process's cProfile, summed, by component (``_profile.report``)."""
+    _profile.report(_profile.matching(prefix), COMPONENTS)
 
 
 def gc_report(prefix: str) -> None:
@@ -397,6 +370,14 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
         if opts["workers"]
         else f"create_app + uvicorn.run(loop={opts['loop']!r}, ws={opts['ws']!r}), one process"
     )
+    plan = h.pin_plan(opts["pin"])
+    opts["bridge_core"] = plan[1] if plan else None
+    if plan is not None:
+        h.pin_self(plan[0])  # the load generator; the bridge gets plan[1]
+        print(
+            f"pinning: the bridge (every worker) on core {opts['bridge_core']}, the load "
+            f"generator on core {plan[0]} (taskset -c): one core is the bridge's"
+        )
     collector = "on" if opts["loadgen_gc"] else "off during each level"
     print(
         f"bridge: {mode}; load generator: one process, {opts['client_loop']} event loop, "
@@ -431,6 +412,9 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
     sessions = held.get("sessions", 0)
     cores = held.get("bridge_cores", float("nan"))
     per_core = sessions / cores if sessions else 0.0
+    pinned = opts["bridge_core"] is not None
+    if pinned:  # the bridge had exactly one core: held sessions are per bridge core
+        per_core = float(sessions)
     print("\n## summary")
     h.row(
         "held (p99<50ms, all served)",
@@ -438,9 +422,11 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
         bridge_cores_at_held=cores if sessions else 0.0,
         sessions_per_bridge_core=per_core,
         sessions_per_machine_core=sessions / CORES,
+        pinned_to_one_core="yes" if pinned else "no",
         cpu_s_per_session_min=cpu_min,
         sessions_per_core_by_cpu=60 / cpu_min if cpu_min else float("nan"),
         ratio_to_target_500_per_core=per_core / TARGET_PER_CORE,
+        ratio_to_goal_1000_per_bridge_core=per_core / GOAL_PER_BRIDGE_CORE,
     )
     print("\ndone")
 
@@ -469,6 +455,12 @@ if __name__ == "__main__":
         help="keep the load generator's own collector on during a level (its pauses then "
         "count as bridge latency; off by default)",
     )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="the bridge on one core and the load generator on another (taskset -c); "
+        "sessions per bridge core is then the held level itself",
+    )
     args = p.parse_args()
     factory, loop_name = client_loop()
     options = {
@@ -478,6 +470,7 @@ if __name__ == "__main__":
         "loop": args.loop,
         "ws": args.ws,
         "client_loop": loop_name,
+        "pin": args.pin,
     }
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main(args.quick, options, args.levels))

@@ -1,8 +1,8 @@
-"""Overhead of realtalk (Gemini plugin + runtime) over a plain google-genai loop.
+"""Overhead of realtalk (Gemini plugin + runtime) over plain google-genai and the floor.
 
-Both clients talk to the same real-time server (``_stream_server.py``, a child process)
+Every client talks to the same real-time server (``_stream_server.py``, a child process)
 that streams 100 ms chunks of 24 kHz audio every 100 ms while the client streams 100 ms
-chunks of 16 kHz audio back. Runs alternate between the two clients in this one process,
+chunks of 16 kHz audio back. Runs alternate between the clients in this one process,
 so machine load hits both alike. Measured per chunk:
 
 * receive: server hands the frame to its socket -> the user's ``async for`` has the audio;
@@ -11,9 +11,11 @@ so machine load hits both alike. Measured per chunk:
 * client CPU (``time.process_time``) per 30 s of audio, and at N concurrent receive-only
   sessions; burst decode (the server sends as fast as it can) in chunks per second.
 
-Three clients: ``raw`` (the floor), ``realtalk`` (default settings: audio frames take the
-plugin's wire fast path, ``realtalk_gemini.frames``) and ``realtalk_sdk_path`` (the same
-with ``audio_fast_path=False``: every frame parsed by google-genai, as before the fast path).
+Four clients (``_clients.py``): ``floor`` (no SDK, no runtime: websockets + json + base64,
+what every client must do), ``raw`` (plain google-genai), ``realtalk`` (default settings:
+audio frames take the plugin's wire fast path, ``realtalk_gemini.frames``) and
+``realtalk_sdk_path`` (the same with ``audio_fast_path=False``: every frame parsed by
+google-genai, as before the fast path). realtalk is reported against raw and the floor.
 
 ``uv run python benchmarks/overhead.py`` (full) or ``--quick`` (CI, a few seconds).
 """
@@ -22,131 +24,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
 from typing import Any
 
 import _harness as h
+from _clients import CLIENTS, session_kwargs
 
-MODEL = "gemini-live-2.5-flash-preview"
-
-
-# --------------------------------------------------------------------------- raw SDK
-
-_RAW_CLIENTS: dict[str, Any] = {}
-
-
-def raw_client(http_options: dict[str, Any]) -> Any:
-    """One client per server, as an idiomatic google-genai program (and realtalk) does."""
-    from google import genai
-
-    key = http_options["base_url"]
-    if key not in _RAW_CLIENTS:
-        _RAW_CLIENTS[key] = genai.Client(api_key="bench", http_options=http_options)
-    return _RAW_CLIENTS[key]
-
-
-async def raw_session(http_options: dict[str, Any], *, send: bool, lat: list[int]) -> int:
-    """One plain google-genai session until the server's turnComplete; returns chunks."""
-    from google.genai import types
-
-    client = raw_client(http_options)
-    config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO])
-    chunks = 0
-    async with client.aio.live.connect(model=MODEL, config=config) as session:
-
-        async def sender() -> None:
-            mime = f"audio/pcm;rate={h.IN_RATE}"
-            while True:
-                await asyncio.sleep(h.CHUNK_SECONDS)
-                blob = types.Blob(data=h.stamped(h.IN_CHUNK), mime_type=mime)
-                await session.send_realtime_input(audio=blob)
-
-        task = asyncio.create_task(sender()) if send else None
-        done = False
-        while not done:
-            async for message in session.receive():
-                content = message.server_content
-                if content is None:
-                    continue
-                if content.model_turn is not None and content.model_turn.parts:
-                    for part in content.model_turn.parts:
-                        blob = part.inline_data
-                        if blob is not None and blob.data:
-                            lat.append(time.monotonic_ns() - h.stamp_of(blob.data))
-                            chunks += 1
-                if content.turn_complete:
-                    done = True
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-    return chunks
-
-
-# --------------------------------------------------------------------------- realtalk
-
-_APPS: dict[str, Any] = {}
-
-
-def realtalk_app(http_options: dict[str, Any], *, fast: bool = True) -> Any:
-    """One compiled app per server and path (an app serves any number of sessions)."""
-    key = f"{http_options['base_url']} fast={fast}"
-    if key not in _APPS:
-        from realtalk import AudioAgent, RealtimeConfig
-
-        options = {"api_key": "bench", "http_options": http_options, "audio_fast_path": fast}
-        config = RealtimeConfig(model=MODEL, session_resumption=False, provider_options=options)
-        _APPS[key] = AudioAgent(MODEL, realtime_config=config).compile()
-    return _APPS[key]
-
-
-async def realtalk_session(
-    http_options: dict[str, Any],
-    *,
-    send: bool,
-    lat: list[int],
-    thread: str = "bench",
-    fast: bool = True,
-) -> int:
-    """One realtalk session until the server's turn completes; returns chunks."""
-    from realtalk import LiveInputQueue
-    from realtalk.events import AudioDeltaEvent, TurnCompleteEvent
-
-    app = realtalk_app(http_options, fast=fast)
-    queue = LiveInputQueue()
-    chunks = 0
-
-    async def sender() -> None:
-        while True:
-            await asyncio.sleep(h.CHUNK_SECONDS)
-            queue.send_audio(h.stamped(h.IN_CHUNK), h.IN_RATE)
-
-    task = asyncio.create_task(sender()) if send else None
-    async for event in app.arealtime(queue, {"thread_id": thread}):
-        if isinstance(event, AudioDeltaEvent):
-            lat.append(time.monotonic_ns() - h.stamp_of(event.data))
-            chunks += 1
-        elif isinstance(event, TurnCompleteEvent):
-            if task is not None:
-                task.cancel()
-            queue.close()
-    if task is not None:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-    return chunks
-
-
-async def realtalk_sdk_path_session(http_options: dict[str, Any], **kwargs: Any) -> int:
-    """realtalk with ``audio_fast_path=False``: every frame through google-genai's models."""
-    return await realtalk_session(http_options, fast=False, **kwargs)
-
-
-Runner = Callable[..., Coroutine[Any, Any, int]]
-CLIENTS: dict[str, Runner] = {
-    "raw": raw_session,
-    "realtalk": realtalk_session,
-    "realtalk_sdk_path": realtalk_sdk_path_session,
-}
-VARIANTS = ("realtalk", "realtalk_sdk_path")
+# (client, baseline) ratios printed: realtalk against the SDK it is built on and against
+# the floor of Python itself, and the SDK against the floor for scale
+PAIRS = (
+    ("realtalk", "raw"),
+    ("realtalk", "floor"),
+    ("realtalk_sdk_path", "raw"),
+    ("realtalk_sdk_path", "floor"),
+    ("raw", "floor"),
+)
 
 
 # --------------------------------------------------------------------------- experiments
@@ -179,9 +70,7 @@ async def concurrent(
     server.configure(chunks=chunks, interval=h.CHUNK_SECONDS, stagger=True)
     lats: list[list[int]] = [[] for _ in range(sessions)]
     runner = CLIENTS[name]
-    kwargs: list[dict[str, Any]] = [{} for _ in range(sessions)]
-    if name.startswith("realtalk"):
-        kwargs = [{"thread": f"bench-{i}"} for i in range(sessions)]
+    kwargs = [session_kwargs(name, i) for i in range(sessions)]
     cpu0, t0 = h.cpu_seconds(), time.monotonic()
     await asyncio.gather(
         *(
@@ -263,7 +152,7 @@ def _median_of(results: list[dict[str, float]], key: str) -> float:
 
 
 async def main(quick: bool) -> None:
-    h.header("overhead: realtalk vs raw google-genai", quick)
+    h.header("overhead: realtalk vs raw google-genai and the bare floor client", quick)
     runs = 2 if quick else 5
     chunks = 10 if quick else 300  # 2 s or 30 s of audio per run
     sessions = 5 if quick else 100
@@ -284,29 +173,28 @@ async def main(quick: bool) -> None:
         summary = {n: {k: _median_of(rs, k) for k in rs[0]} for n, rs in results.items()}
         for name, s in summary.items():
             h.row(name, **{k: v for k, v in s.items() if k != "chunks"})
-        raw = summary["raw"]
-        for variant in VARIANTS:
-            rt = summary[variant]
+        for variant, base in PAIRS:
+            rt, ref = summary[variant], summary[base]
             h.row(
-                f"ratio {variant}/raw",
-                recv_p50=h.ratio(rt["recv_p50"], raw["recv_p50"]),
-                send_p50=h.ratio(rt["send_p50"], raw["send_p50"]),
-                cpu=h.ratio(rt["cpu_per_30s"], raw["cpu_per_30s"]),
+                f"ratio {variant}/{base}",
+                recv_p50=h.ratio(rt["recv_p50"], ref["recv_p50"]),
+                send_p50=h.ratio(rt["send_p50"], ref["send_p50"]),
+                cpu=h.ratio(rt["cpu_per_30s"], ref["cpu_per_30s"]),
             )
             paired = {
                 key: h.median(
                     [
                         h.ratio(b[key], a[key])
-                        for a, b in zip(results["raw"], results[variant], strict=True)
+                        for a, b in zip(results[base], results[variant], strict=True)
                     ]
                 )
                 for key in ("recv_p50", "send_p50", "cpu_per_30s")
             }
-            h.row(f"{variant}: median of per-run ratios", **paired)
+            h.row(f"{variant}/{base}: median of per-run ratios", **paired)
             h.row(
-                f"{variant}: p99 delta vs raw, ms",
-                recv=rt["recv_p99"] - raw["recv_p99"],
-                send=rt["send_p99"] - raw["send_p99"],
+                f"{variant}: p99 delta vs {base}, ms",
+                recv=rt["recv_p99"] - ref["recv_p99"],
+                send=rt["send_p99"] - ref["send_p99"],
             )
 
         print(f"\n## {sessions} concurrent receive-only sessions ({conc_chunks} chunks each)")
@@ -314,11 +202,11 @@ async def main(quick: bool) -> None:
         for name in CLIENTS:
             conc[name] = await concurrent(server, name, sessions, conc_chunks)
             h.row(name, **conc[name])
-        for variant in VARIANTS:
+        for variant, base in PAIRS:
             h.row(
-                f"ratio {variant}/raw",
-                cpu=h.ratio(conc[variant]["cpu_pct"], conc["raw"]["cpu_pct"]),
-                recv_p99_delta_ms=conc[variant]["recv_p99"] - conc["raw"]["recv_p99"],
+                f"ratio {variant}/{base}",
+                cpu=h.ratio(conc[variant]["cpu_pct"], conc[base]["cpu_pct"]),
+                recv_p99_delta_ms=conc[variant]["recv_p99"] - conc[base]["recv_p99"],
             )
 
         print(f"\n## burst decode ({burst_chunks} chunks sent back to back)")
@@ -328,10 +216,10 @@ async def main(quick: bool) -> None:
                 rates[name].append(await burst(server, name, burst_chunks))
         for name in CLIENTS:
             h.row(name, chunks_per_s=h.median(rates[name]))
-        for variant in VARIANTS:
+        for variant, base in PAIRS:
             h.row(
-                f"ratio {variant}/raw",
-                throughput=h.ratio(h.median(rates[variant]), h.median(rates["raw"])),
+                f"ratio {variant}/{base}",
+                throughput=h.ratio(h.median(rates[variant]), h.median(rates[base])),
             )
 
         print("\n## per audio frame, in-process (microseconds): where the receive CPU goes")
