@@ -195,6 +195,17 @@ def small_buffer_socket(addr: str) -> socket.socket:
     return sock
 
 
+async def last_json_before_close(ws: Any) -> dict[str, Any]:
+    """Read everything the server still sends; the last JSON frame before the close."""
+    last: dict[str, Any] = {}
+    with contextlib.suppress(ConnectionClosed):
+        while True:
+            frame = await ws.recv()
+            if isinstance(frame, str):
+                last = json.loads(frame)
+    return last
+
+
 async def test_a_client_that_stopped_reading_gets_slow_consumer_and_4410() -> None:
     app = StreamApp()
     config = BridgeConfig.model_validate(
@@ -214,14 +225,7 @@ async def test_a_client_that_stopped_reading_gets_slow_consumer_and_4410() -> No
             # has returned: whatever it wanted to tell this client is written by now.
             await app.ended.wait()
             await asyncio.wait_for(bridge.slots.wait_idle(), 30)
-            last: dict[str, Any] = {}
-            try:
-                while True:
-                    frame = await ws.recv()
-                    if isinstance(frame, str):
-                        last = json.loads(frame)
-            except ConnectionClosed:
-                pass
+            last = await last_json_before_close(ws)
             assert (last.get("code"), last.get("fatal")) == ("slow_consumer", True), last
             assert ws.close_code == 4410 and ws.close_reason == "client not reading"
 
@@ -251,10 +255,5 @@ async def test_a_stalled_client_holds_back_a_real_agent_and_is_told_why() -> Non
             await recv_json(ws)
             await ws.send('{"type": "text", "text": "go"}')
             await asyncio.wait_for(asgi.state.bridge.slots.wait_idle(), 60)
-            last: dict[str, Any] = {}
-            with contextlib.suppress(ConnectionClosed):
-                while True:
-                    frame = await ws.recv()
-                    if isinstance(frame, str):
-                        last = json.loads(frame)
+            last = await last_json_before_close(ws)
     assert (last.get("code"), ws.close_code) == ("slow_consumer", 4410), last

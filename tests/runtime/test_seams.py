@@ -4,7 +4,6 @@ output_limit=), and what a session says when it cannot connect."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from realtalk.runtime import CheckpointerStore, ManualClock, ThreadStore, ToolIn
 from realtalk_testing import FakeProvider, emit, expect
 
 from ._support import MODEL, app_for, collect, of_type
+from .parts._build import RecordingConnection
 
 
 def get_weather(city: str) -> str:
@@ -91,39 +91,20 @@ def test_bad_seams_are_refused_at_compile() -> None:
 
 
 class _Bursting:
-    """A provider that streams ``count`` audio chunks as fast as they are read."""
+    """A provider whose one connection streams ``count`` audio chunks as fast as they are
+    read (the parts' recording connection counts how many were read)."""
 
     name = "burst"
     capabilities = ProviderCapabilities()
 
     def __init__(self, count: int) -> None:
-        self.count = count
-        self.pulled = 0
+        chunks = [
+            AudioDeltaEvent(data=i.to_bytes(4, "little"), sample_rate=24000) for i in range(count)
+        ]
+        self.conn = RecordingConnection([*chunks, TurnCompleteEvent()])
 
     async def connect(self, setup: SessionSetup) -> Any:
-        provider = self
-
-        class Conn:
-            def __init__(self) -> None:
-                self.closed = asyncio.Event()
-
-            async def events(self) -> AsyncIterator[Any]:
-                for i in range(provider.count):
-                    provider.pulled += 1
-                    yield AudioDeltaEvent(data=i.to_bytes(4, "little"), sample_rate=24000)
-                yield TurnCompleteEvent()
-                await self.closed.wait()
-
-            async def send(self, item: Any) -> None:
-                pass
-
-            async def send_tool_result(self, *args: Any) -> None:
-                pass
-
-            async def close(self) -> None:
-                self.closed.set()
-
-        return Conn()
+        return self.conn
 
 
 async def test_a_stalled_consumer_holds_at_most_the_output_limit_and_loses_nothing() -> None:
@@ -135,7 +116,7 @@ async def test_a_stalled_consumer_holds_at_most_the_output_limit_and_loses_nothi
     assert first.type == "session_started"
     for _ in range(2000):  # the consumer stalls while the provider bursts
         await asyncio.sleep(0)
-    assert provider.pulled <= 51, provider.pulled
+    assert provider.conn.pulled <= 51, provider.conn.pulled
     received = []
     queue.close()
     async for event in stream:

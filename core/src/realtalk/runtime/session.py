@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import RealtimeConfig
@@ -164,27 +164,6 @@ class Session:
         self._cancel_requested = False
 
     # ------------------------------------------------------------------ public surface
-
-    @property
-    def resumption_handle(self) -> str | None:
-        """The newest resumable handle this session knows."""
-        return self.resumption.handle
-
-    async def events(self) -> AsyncGenerator[RealtimeEvent, None]:
-        """Run the session and yield its events; closing the iterator ends the session."""
-        self.start()
-        try:
-            while True:
-                try:
-                    event = self.out.next_ready()
-                except StopAsyncIteration:
-                    break
-                if event is None:
-                    await self.out.wait()
-                    continue
-                yield event
-        finally:
-            await self.aclose()
 
     def start(self) -> None:
         """Start the session's task (once); its events then collect for `next_ready()`."""

@@ -51,8 +51,9 @@ class ToolDispatcher:
         self.turns = turns
         self.reporter = reporter
         self.thread_id = thread_id
-        self._delivered: set[str] = set()  # answered on some connection of this session
-        self._sent_on: dict[str, int] = {}  # call id -> the connection generation it went to
+        # answered in this session: call id -> the connection generation the answer was
+        # sent on (None: answered without a send, by a reseed or a provider cancel)
+        self._answered: dict[str, int | None] = {}
         self._names: dict[str, str] = {}
 
     def message_id(self, kind: str, call_id: str) -> str:
@@ -160,9 +161,7 @@ class ToolDispatcher:
             conn = link.conn
             if conn is None:
                 return
-            if call_id in self._delivered and not (
-                again and self._sent_on.get(call_id) != link.gen
-            ):
+            if call_id in self._answered and (not again or self._answered[call_id] == link.gen):
                 return
             # set before sending: the reply may arrive (and complete) while we send
             self.turns.awaiting_reply = True
@@ -171,8 +170,7 @@ class ToolDispatcher:
             except Exception as exc:  # stays in the ledger for the next connection
                 link.note_disconnect(link.gen, as_disconnect(exc))
                 return
-            self._delivered.add(call_id)
-            self._sent_on[call_id] = link.gen
+            self._answered[call_id] = link.gen
         await self._mark_delivered(call_id)
 
     async def redeliver(self, conn: ProviderSession, gen: int, *, resumed: bool) -> None:
@@ -188,8 +186,9 @@ class ToolDispatcher:
                 "checkpointer_error", f"could not read the tool ledger: {exc}"
             )
         for entry in pending:
-            if entry.call_id in self._delivered:
+            if entry.call_id in self._answered:
                 continue
+            sent_on = None
             if resumed:
                 self.turns.awaiting_reply = True
                 try:
@@ -199,8 +198,8 @@ class ToolDispatcher:
                 except Exception as exc:
                     self.link.note_disconnect(gen, as_disconnect(exc))
                     break
-                self._sent_on[entry.call_id] = gen
-            self._delivered.add(entry.call_id)
+                sent_on = gen
+            self._answered[entry.call_id] = sent_on
             await self._mark_delivered(entry.call_id)
 
     async def _mark_delivered(self, call_id: str) -> None:
@@ -222,7 +221,7 @@ class ToolDispatcher:
                 await self.reporter.report(
                     "checkpointer_error", f"could not record a cancel: {exc}"
                 )
-            self._delivered.add(call_id)
+            self._answered[call_id] = None
             block = ToolResultBlock(id=call_id, name=name, error=CANCELLED)
             await self.reporter.persist(
                 [
