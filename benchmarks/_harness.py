@@ -71,6 +71,50 @@ def cpu_seconds() -> float:
     return time.process_time()
 
 
+class CollectorPauses:
+    """The cyclic collector's passes in this process while active (``gc.callbacks``):
+    how many, their total and longest pause, and the full (generation 2) ones apart,
+    so a p99 can be read as collector pauses or as the client's own work."""
+
+    def __init__(self) -> None:
+        self.passes = self.full_passes = 0
+        self.total = self.longest = self.full_longest = 0.0
+        self._started = 0.0
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._started = now
+            return
+        took = now - self._started
+        self.passes += 1
+        self.total += took
+        self.longest = max(self.longest, took)
+        if info.get("generation") == 2:
+            self.full_passes += 1
+            self.full_longest = max(self.full_longest, took)
+
+    def __enter__(self) -> CollectorPauses:
+        import gc
+
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import gc
+
+        gc.callbacks.remove(self._callback)
+
+    def figures(self) -> dict[str, float]:
+        return {
+            "gc_passes": self.passes,
+            "gc_ms": round(self.total * 1000, 1),
+            "gc_max_ms": round(self.longest * 1000, 1),
+            "gc_full": self.full_passes,
+            "gc_full_max_ms": round(self.full_longest * 1000, 1),
+        }
+
+
 def proc_cpu_seconds(pid: int) -> float:
     """CPU (user + system) another process used so far, from /proc."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -20,7 +20,9 @@ Per client and level:
   loaded machine in ``--quick``), the whole level, marked ``window=whole``;
 * receive latency (server handed the chunk to its socket -> the user's loop has it) and
   send latency (the user's send call -> the server decoded it), p50 and p99, each
-  session's first second left out both ways (realtalk buffers input sent while it connects).
+  session's first second left out both ways (realtalk buffers input sent while it connects);
+* the cyclic collector's passes over the whole level (``gc_*``: passes, total and longest
+  pause, full passes), which tell collector pauses apart from the client's own work in p99.
 
 Pinning: with ``taskset`` available and two usable cores, this process runs on one core
 and the server on the other (``taskset -c``), so the clients' CPU and latency are their
@@ -28,8 +30,9 @@ own; ``--no-pin`` or a missing ``taskset`` shares every core (printed).
 
 ``uv run python benchmarks/many_sessions.py`` (full: 200 and 500 sessions, 2 rounds),
 ``--quick`` (CI: 20 sessions, 3 s), ``--sessions 200 --clients realtalk --rounds 1``;
-``BENCH_PROFILE=/tmp/p`` writes a cProfile of each realtalk level to ``/tmp/p.<N>`` and
-prints its costs by component and by runtime file.
+``BENCH_PROFILE=/tmp/p`` writes a cProfile of each client's last round of each level to
+``/tmp/p.<client>.<N>`` and prints its costs by component, by runtime file and its event
+loop callbacks per chunk (the task hops), so realtalk's can be read against the floor's.
 """
 
 from __future__ import annotations
@@ -79,6 +82,20 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
         finally:
             finished.set()
 
+    with h.CollectorPauses() as pauses:
+        result = await _measure(server, sessions, chunks, one, lats, finished, skip)
+    return {**result, **pauses.figures()}
+
+
+async def _measure(
+    server: h.StreamServer,
+    sessions: int,
+    chunks: int,
+    one: Any,
+    lats: list[list[int]],
+    finished: asyncio.Event,
+    skip: int,
+) -> dict[str, Any]:
     t0, cpu0, server_t0 = time.monotonic(), h.cpu_seconds(), server.stats(keep=True)["cpu_s"]
     work = asyncio.gather(*(one(i) for i in range(sessions)), return_exceptions=True)
     window: tuple[float, float, float, float] | None = None
@@ -131,9 +148,9 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
 async def profiled_level(
     server: h.StreamServer, name: str, sessions: int, chunks: int
 ) -> dict[str, Any]:
-    """``level`` under cProfile when ``BENCH_PROFILE`` is set and the client is realtalk."""
+    """``level`` under cProfile when ``BENCH_PROFILE`` is set."""
     prefix = os.environ.get("BENCH_PROFILE")
-    if not prefix or name != "realtalk":
+    if not prefix:
         return await level(server, name, sessions, chunks)
     import cProfile
 
@@ -143,14 +160,15 @@ async def profiled_level(
         return await level(server, name, sessions, chunks)
     finally:
         profiler.disable()
-        profiler.dump_stats(f"{prefix}.{sessions}")
+        profiler.dump_stats(f"{prefix}.{name}.{sessions}")
 
 
-def profile_report(prefix: str, sessions: int, result: dict[str, Any]) -> None:
+def profile_report(prefix: str, name: str, sessions: int, result: dict[str, Any]) -> None:
     import pstats
 
-    path = f"{prefix}.{sessions}"
-    _profile.report([path], COMPONENTS, top=25, under="/src/")
+    path = f"{prefix}.{name}.{sessions}"
+    print(f"### {name}")
+    _profile.report([path], COMPONENTS, top=25 if name.startswith("realtalk") else 0, under="/src/")
     callbacks = _profile.loop_callbacks(pstats.Stats(path).stats)
     chunks = result["received"] + result["sent"]
     h.row(
@@ -209,8 +227,8 @@ async def main(
             print(f"medians of {rounds} round(s); ratios are medians of per-round ratios")
             summarise(rows, clients)
             prefix = os.environ.get("BENCH_PROFILE")
-            if prefix and "realtalk" in clients:
-                profile_report(prefix, sessions, rows["realtalk"][-1])
+            for name in clients if prefix else ():
+                profile_report(prefix, name, sessions, rows[name][-1])
     print(f"\nload average at the end: {'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     print("done")
 

@@ -89,6 +89,9 @@ def test_every_shipped_frame_agrees_with_the_sdk() -> None:
         audio_frame(blob("")),  # empty audio: the codec skips it
         audio_frame(blob("not base64!")),
         audio_frame(blob("AAA")),  # missing padding: the SDK decides
+        audio_frame(blob("AAA\u00e9")),  # not ASCII
+        audio_frame(blob("-A+A")),  # two alphabets in one string
+        audio_frame(blob("AAB=")),  # stray bits before the padding
         audio_frame({"inlineData": {"mimeType": "audio/pcm", "data": 5}}),
         audio_frame({"inlineData": {"data": "AAA="}}),
         {"serverContent": "x"},
@@ -110,12 +113,20 @@ def test_several_parts_a_role_and_a_missing_rate() -> None:
     assert fast[1].sample_rate == 24000  # the codec's default for a rate-less mime type
 
 
+def test_sample_rates_are_remembered_per_mime_type_within_a_bound() -> None:
+    for rate in range(1000, 1200):  # a server inventing mime types cannot grow memory
+        frame = audio_frame(blob("AAA=", mime=f"audio/pcm;rate={rate}"))
+        fast = frames.audio_events(frame)
+        assert fast is not None and fast[0].sample_rate == rate
+    assert len(frames._rates) <= frames._RATE_CACHE_LIMIT
+
+
 _B64 = st.binary(max_size=64).flatmap(
     lambda raw: st.sampled_from(
         [base64.b64encode(raw).decode(), base64.urlsafe_b64encode(raw).decode()]
     )
 )
-_TEXTISH = st.text(alphabet="AZaz09+/-_=. ", max_size=12)
+_TEXTISH = st.text(alphabet="AZaz09+/-_=. \u00e9", max_size=12)
 _MIME = st.sampled_from(["audio/pcm;rate=24000", "audio/pcm;rate=16000", "audio/pcm", "audio/x"])
 
 

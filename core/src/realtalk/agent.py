@@ -313,13 +313,14 @@ class RealtimeApp:
         try:
             # drains the session's buffer directly (no inner generator per event)
             session.start()
+            next_ready, wait = session.out.next_ready, session.out.wait
             while True:
                 try:
-                    event = session.next_ready()
+                    event = next_ready()
                 except StopAsyncIteration:
                     break
                 if event is None:
-                    await session.wait_output()
+                    await wait()
                     continue
                 yield event
         finally:

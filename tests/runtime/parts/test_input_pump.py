@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from realtalk import LiveInputQueue
 from realtalk.inputs import AudioInput, TextInput
 from realtalk.provider import ProviderCapabilities
@@ -40,20 +42,49 @@ async def test_a_send_failure_keeps_the_item_and_reports_the_connection_lost() -
     assert [i.kind for i in pump.buffer] == ["text"]
 
 
-async def test_bad_audio_is_reported_and_the_rest_goes_on() -> None:
+class ListQueue:
+    """A custom input queue (anything ``async for`` reads): its items are unchecked."""
+
+    def __init__(self, *items: object) -> None:
+        self.items = list(items)
+
+    def __aiter__(self) -> ListQueue:
+        return self
+
+    async def __anext__(self) -> object:
+        if not self.items:
+            raise StopAsyncIteration
+        return self.items.pop(0)
+
+
+async def test_bad_audio_from_a_custom_queue_is_reported_and_the_rest_goes_on() -> None:
+    parts = Parts()
+    conn = RecordingConnection()
+    parts.attach(conn)
+    bad = AudioInput(data=b"\x00\x01\x02", sample_rate=16000)
+    odd_rate = AudioInput(data=b"\x00\x01", sample_rate=12345)
+    pump = parts.pump(ListQueue(bad, odd_rate, TextInput(text="after")), CAPS)
+    await pump.run()
+    assert [i.kind for i in conn.sent] == ["text"]
+    errors = [e for e in parts.drain() if e.type == "error"]
+    assert [e.code for e in errors] == ["invalid_audio", "invalid_audio"]
+    assert "even number of bytes" in errors[0].message
+    assert "unsupported sample rate 12345" in errors[1].message
+
+
+async def test_a_live_input_queue_refuses_bad_audio_before_the_pump_sees_it() -> None:
     parts = Parts()
     conn = RecordingConnection()
     parts.attach(conn)
     queue = LiveInputQueue()
     pump = parts.pump(queue, CAPS)
-    bad = AudioInput(data=b"\x00\x01\x02", sample_rate=16000)
-    assert await pump.prepare(bad) is None
-    queue.send_text("after")
+    with pytest.raises(ValueError, match="even number of bytes"):
+        queue.send_audio(b"\x00\x01\x02", 16000)
+    queue.send_audio(b"\x00\x01" * 160, 16000)
     queue.close()
     await pump.run()
-    assert [i.kind for i in conn.sent] == ["text"]
-    errors = [e for e in parts.drain() if e.type == "error"]
-    assert errors[0].code == "invalid_audio"
+    assert [(i.kind, len(i.data)) for i in conn.sent] == [("audio", 320)]
+    assert not [e for e in parts.drain() if e.type == "error"]
 
 
 async def test_audio_lost_at_the_end_is_reported() -> None:

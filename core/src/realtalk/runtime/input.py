@@ -19,8 +19,11 @@ from ..inputs import ActivityEnd, AudioInput, InputItem, TextInput
 class AudioAdapter:
     """Resamples a session's input audio to ``target_rate`` (stateful, streaming)."""
 
-    def __init__(self, target_rate: int) -> None:
+    def __init__(self, target_rate: int, *, validated_input: bool = False) -> None:
         self.target_rate = target_rate
+        self.validated_input = validated_input
+        """True when every item was validated already (a `LiveInputQueue` checks each
+        chunk in ``send_audio``): the check is not repeated per chunk."""
         self._resamplers: dict[int, StreamResampler] = {}
 
     def adapt(self, item: AudioInput) -> AudioInput | None:
@@ -28,7 +31,8 @@ class AudioAdapter:
 
         Raises ValueError for malformed audio (odd byte count, unsupported rate).
         """
-        validate_pcm16(item.data, item.sample_rate)
+        if not self.validated_input:
+            validate_pcm16(item.data, item.sample_rate)
         resampler = self._resamplers.get(item.sample_rate)
         data = b"" if resampler is not None else self.flush_bytes()
         if item.sample_rate == self.target_rate:

@@ -27,6 +27,7 @@ from ..inputs import (
 )
 from ..messages import Message
 from ..provider import ProviderCapabilities, ProviderSession
+from ..queue import LiveInputQueue
 from .input import AudioAdapter, InputBuffer
 from .link import Link, as_disconnect
 from .reporter import Reporter
@@ -59,7 +60,11 @@ class InputPump:
         self.buffer = InputBuffer(
             realtime_config.reconnect.buffer_seconds, capabilities.input_sample_rate
         )
-        self.audio = AudioAdapter(capabilities.input_sample_rate)
+        # a LiveInputQueue validated every chunk on the way in; another queue's items
+        # are checked here
+        self.audio = AudioAdapter(
+            capabilities.input_sample_rate, validated_input=isinstance(queue, LiveInputQueue)
+        )
         self._queue_drops_seen = (0, 0)
 
     async def run(self) -> None:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..config import RealtimeConfig
-from ..events import RealtimeEvent, SessionEndedEvent, SessionStartedEvent
+from ..events import SessionEndedEvent, SessionStartedEvent
 from ..metrics import SessionMetrics
 from ..provider import Provider
 from ..tools import ToolSpec
@@ -170,16 +170,6 @@ class Session:
         if self._task is not None:
             raise RuntimeError("a session's events can be iterated only once")
         self._task = asyncio.create_task(self._run(), name=f"realtalk-session-{self.thread_id}")
-
-    def next_ready(self) -> RealtimeEvent | None:
-        """The next event already emitted, or None when none is waiting.
-
-        Raises StopAsyncIteration once the session has ended and every event was taken."""
-        return self.out.next_ready()
-
-    async def wait_output(self) -> None:
-        """Wait until an event (or the end of the session) is ready to be taken."""
-        await self.out.wait()
 
     async def aclose(self) -> None:
         """Stop the session now (closing the connection) and wait until it has ended."""

@@ -445,6 +445,13 @@ class Decoder:
     def decode(self, message: types.LiveServerMessage) -> list[RealtimeEvent]:
         return self.decode_events(message_events(message))
 
+    def decode_audio(self, events: Sequence[AudioDeltaEvent]) -> Sequence[RealtimeEvent]:
+        """`decode_events` for a frame of model audio only (`frames.audio_events`): the
+        audio as it is, after the user's utterance if one is still open."""
+        if self._user.parts:
+            return [*self._finish_user(), *events]
+        return events
+
     def decode_events(self, events: Sequence[RealtimeEvent]) -> list[RealtimeEvent]:
         """Apply the transcript contract to one message's stateless events."""
         out: list[RealtimeEvent] = []

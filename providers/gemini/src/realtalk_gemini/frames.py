@@ -21,38 +21,50 @@ from realtalk.events import AudioDeltaEvent
 
 from .codec import audio_mime_type, sample_rate_of
 
-_URLSAFE_TO_STANDARD = bytes.maketrans(b"-_", b"+/")
+_URLSAFE_TO_STANDARD = str.maketrans("-_", "+/")
 _VALUE_OF = {
-    code: value
-    for value, code in enumerate(
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    )
+    char: value
+    for value, char in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 }
 _MODEL_TURN_KEYS = frozenset({"parts", "role"})
 _BLOB_KEYS = frozenset({"data", "mimeType"})
+_RATE_CACHE_LIMIT = 64
+_rates: dict[str, int] = {}
 
 
 def _b64decode(text: str) -> bytes | None:
     """Standard or URL-safe base64 with padding; ``None`` for anything else (SDK decides).
 
-    One alphabet per string, as pydantic (the SDK's decoder) requires.
+    One alphabet per string, as pydantic (the SDK's decoder) requires. Works on the
+    ``str`` itself: ``a2b_base64`` reads an ASCII string in place, so the 6 KB of a chunk
+    is not copied to bytes first (a non-ASCII string is a ValueError there).
     """
     try:
-        raw = text.encode("ascii")
-        if b"-" in raw or b"_" in raw:
-            if b"+" in raw or b"/" in raw:
+        if "-" in text or "_" in text:
+            if "+" in text or "/" in text:
                 return None
-            raw = raw.translate(_URLSAFE_TO_STANDARD)
-        if not raw or len(raw) % 4:
+            text = text.translate(_URLSAFE_TO_STANDARD)
+        if not text or len(text) % 4:
             return None
-        if raw.endswith(b"="):  # pydantic refuses stray bits before the padding
-            mask = 0x0F if raw.endswith(b"==") else 0x03
-            last = raw[-3] if mask == 0x0F else raw[-2]
-            if _VALUE_OF.get(last, 0) & mask:
+        if text[-1] == "=":  # pydantic refuses stray bits before the padding
+            if text[-2] == "=":
+                if _VALUE_OF.get(text[-3], 0) & 0x0F:
+                    return None
+            elif _VALUE_OF.get(text[-2], 0) & 0x03:
                 return None
-        return binascii.a2b_base64(raw, strict_mode=True)
-    except (UnicodeEncodeError, binascii.Error, ValueError):
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
         return None
+
+
+def _rate_of(mime: str) -> int:
+    """`sample_rate_of`, remembered per mime type (a connection sends one or two)."""
+    rate = _rates.get(mime)
+    if rate is None:
+        rate = sample_rate_of(mime)
+        if len(_rates) < _RATE_CACHE_LIMIT:  # bounded: a server cannot grow it
+            _rates[mime] = rate
+    return rate
 
 
 def audio_events(frame: Mapping[str, Any]) -> list[AudioDeltaEvent] | None:
@@ -87,7 +99,7 @@ def audio_events(frame: Mapping[str, Any]) -> list[AudioDeltaEvent] | None:
         data = _b64decode(text)
         if not data:  # empty audio is skipped by the codec; let the SDK path say so
             return None
-        events.append(AudioDeltaEvent(data=data, sample_rate=sample_rate_of(mime)))
+        events.append(AudioDeltaEvent(data=data, sample_rate=_rate_of(mime)))
     return events
 
 

@@ -275,8 +275,28 @@ class GeminiSession:
             raise self._ended
         try:
             if self._wire is not None:
-                async for event in self._frame_events(self._wire):
-                    yield event
+                # the frame loop inline, not a nested generator: one generator frame per
+                # event instead of two on the path every audio chunk takes
+                decoder = self._decoder
+                parse = _parse_frame
+                recv = self._wire.recv
+                audio_events = frames.audio_events
+                while True:
+                    raw = await recv(decode=False)
+                    frame = json.loads(raw) if raw else {}
+                    if type(frame) is not dict:
+                        kind = type(frame).__name__
+                        raise ValueError(f"a server frame must be a JSON object, got {kind}")
+                    audio = audio_events(frame)
+                    if audio is not None:
+                        for event in decoder.decode_audio(audio):
+                            yield event
+                    else:
+                        for event in decoder.decode(parse(frame)):
+                            if isinstance(event, GoAwayEvent):
+                                self._go_away = True
+                            yield event
+                    self._received = True
             else:
                 while True:
                     async for message in self._session.receive():
@@ -296,27 +316,6 @@ class GeminiSession:
             ended = self._disconnect(None, f"unreadable server frame: {exc}")
             await self._shutdown()
             raise ended from exc
-
-    async def _frame_events(self, wire: Any) -> AsyncIterator[RealtimeEvent]:
-        """Frames read off the socket: audio decoded directly, the rest by the SDK."""
-        decoder = self._decoder
-        parse = _parse_frame
-        while True:
-            raw = await wire.recv(decode=False)
-            frame = json.loads(raw) if raw else {}
-            if type(frame) is not dict:
-                kind = type(frame).__name__
-                raise ValueError(f"a server frame must be a JSON object, got {kind}")
-            audio = frames.audio_events(frame)
-            if audio is not None:
-                for event in decoder.decode_events(audio):
-                    yield event
-            else:
-                for event in decoder.decode(parse(frame)):
-                    if isinstance(event, GoAwayEvent):
-                        self._go_away = True
-                    yield event
-            self._received = True
 
     async def _shutdown(self) -> None:
         if self._closed:
