@@ -145,21 +145,10 @@ class LiveInputQueue:
 
     async def get(self) -> InputItem | None:
         """The next item, waiting for one; ``None`` once the queue is closed and drained."""
-        loop = asyncio.get_running_loop()
-        while True:
-            with self._lock:
-                if self._items:
-                    return self._pop()
-                if self._closed:
-                    return None
-                waiter: _Waiter = (loop, loop.create_future())
-                self._waiters.append(waiter)
-            try:
-                await waiter[1]
-            finally:
-                with self._lock:
-                    if waiter in self._waiters:
-                        self._waiters.remove(waiter)
+        try:
+            return await self.__anext__()
+        except StopAsyncIteration:
+            return None
 
     def get_nowait(self) -> InputItem | None:
         """The next item without waiting; ``None`` once closed and drained.
@@ -178,10 +167,22 @@ class LiveInputQueue:
         return self
 
     async def __anext__(self) -> InputItem:
-        item = await self.get()
-        if item is None:
-            raise StopAsyncIteration
-        return item
+        # the session's pump reads every chunk here: one coroutine per item, not two
+        loop = asyncio.get_running_loop()
+        while True:
+            with self._lock:
+                if self._items:
+                    return self._pop()
+                if self._closed:
+                    raise StopAsyncIteration
+                waiter: _Waiter = (loop, loop.create_future())
+                self._waiters.append(waiter)
+            try:
+                await waiter[1]
+            finally:
+                with self._lock:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
 
     # ------------------------------------------------------------------ state
 

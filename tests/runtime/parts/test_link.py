@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from realtalk.provider import DisconnectKind, ProviderDisconnected
 from realtalk.runtime.clock import ManualClock
-from realtalk.runtime.link import Link, as_disconnect
+from realtalk.runtime.link import Link, SendLock, as_disconnect
 
 DROP = ProviderDisconnected(DisconnectKind.TRANSIENT, reason="reset")
 
@@ -68,3 +70,52 @@ def test_unclassified_send_failures_are_transient() -> None:
     exc = as_disconnect(OSError("broken pipe"))
     assert exc.kind is DisconnectKind.TRANSIENT and "broken pipe" in exc.reason
     assert as_disconnect(DROP) is DROP
+
+
+async def test_the_send_lock_serves_senders_in_arrival_order() -> None:
+    lock = SendLock()
+    order: list[str] = []
+    assert lock.try_acquire() and lock.locked()
+    assert not lock.try_acquire()  # held: the fast path refuses
+
+    async def sender(name: str) -> None:
+        async with lock:
+            order.append(name)
+            await asyncio.sleep(0)  # hold it across a suspension, as a send does
+
+    tasks = [asyncio.create_task(sender(n)) for n in "abc"]
+    await asyncio.sleep(0)  # all three wait now
+    lock.release()
+    assert lock.locked()  # handed to "a", not freed
+    assert not lock.try_acquire()  # a newcomer cannot overtake the waiters
+    await asyncio.gather(*tasks)
+    assert order == ["a", "b", "c"]
+    assert not lock.locked() and lock.try_acquire()
+
+
+async def test_a_sender_cancelled_while_waiting_or_just_as_it_got_the_lock_passes_it_on() -> None:
+    lock = SendLock()
+    await lock.acquire()
+    got: list[str] = []
+
+    async def sender(name: str) -> None:
+        async with lock:
+            got.append(name)
+
+    waiting = asyncio.create_task(sender("cancelled while waiting"))
+    handed = asyncio.create_task(sender("cancelled as it got it"))
+    last = asyncio.create_task(sender("last"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.sleep(0)
+    lock.release()  # goes to "handed", which is cancelled before it runs
+    handed.cancel()
+    results = await asyncio.gather(waiting, handed, last, return_exceptions=True)
+    assert [type(r) for r in results[:2]] == [asyncio.CancelledError] * 2
+    assert got == ["last"]
+    assert not lock.locked()
+
+
+def test_releasing_a_free_send_lock_is_an_error() -> None:
+    with pytest.raises(RuntimeError, match="not held"):
+        SendLock().release()

@@ -33,7 +33,10 @@ class AudioAdapter:
         """
         if not self.validated_input:
             validate_pcm16(item.data, item.sample_rate)
-        resampler = self._resamplers.get(item.sample_rate)
+        resamplers = self._resamplers
+        if not resamplers and item.sample_rate == self.target_rate:
+            return item  # the provider's rate and no stream to end first: as it is
+        resampler = resamplers.get(item.sample_rate)
         data = b"" if resampler is not None else self.flush_bytes()
         if item.sample_rate == self.target_rate:
             if not data:

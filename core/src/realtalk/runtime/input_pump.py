@@ -79,9 +79,18 @@ class InputPump:
         self.on_closed()
 
     async def _pump_items(self) -> None:
+        adapt = self.audio.adapt
         async for item in self.queue:
             self.report_queue_drops()
-            prepared = await self.prepare(item)
+            if type(item) is AudioInput:
+                # the path of nearly every item, without a coroutine for preparing it
+                try:
+                    prepared: InputItem | None = adapt(item)
+                except ValueError as exc:
+                    await self.reporter.report("invalid_audio", f"audio chunk dropped: {exc}")
+                    continue
+            else:
+                prepared = await self.prepare(item)
             if prepared is None:
                 continue
             if isinstance(prepared, TextInput):
@@ -129,7 +138,10 @@ class InputPump:
     async def send(self, item: InputItem) -> None:
         """Send on the current connection, or buffer for the next one."""
         link = self.link
-        async with link.send_lock:
+        lock = link.send_lock
+        if not lock.try_acquire():  # free nearly always: no coroutine to take it
+            await lock.acquire()
+        try:
             conn = link.conn
             if conn is None:
                 self.buffer.append(item)
@@ -141,6 +153,8 @@ class InputPump:
             except Exception as exc:
                 self.buffer.append(item)
                 link.note_disconnect(link.gen, as_disconnect(exc))
+        finally:
+            lock.release()
 
     async def flush_to(self, conn: ProviderSession, gen: int) -> None:
         """Send what was buffered to a new connection (call under the send lock)."""

@@ -233,18 +233,6 @@ class GeminiSession:
             code, reason = _close_of(exc)
             raise self._disconnect(code, reason) from exc
 
-    async def _send_frame(self, wire: Any, text: str) -> None:
-        """A frame built by `frames`, written on the SDK's socket (the audio path)."""
-        if self._ended is not None:
-            raise self._ended
-        if self._closing:
-            raise self._disconnect(1000, "connection closed by the client")
-        try:
-            await wire.send(text)
-        except websockets.ConnectionClosed as exc:
-            code, reason = _close_of(exc)
-            raise self._disconnect(code, reason) from exc
-
     async def send(self, item: InputItem) -> None:
         if isinstance(item, AudioInput):
             codec.check_audio(item)  # bad items fail here, before touching the socket
@@ -252,9 +240,18 @@ class GeminiSession:
                 if self._ended is not None:
                     raise self._ended
                 return  # nothing to say; an empty blob would only cost a frame
-            if self._wire is not None:
+            wire = self._wire
+            if wire is not None:  # a frame built by `frames`, on the SDK's socket
+                if self._ended is not None:
+                    raise self._ended
+                if self._closing:
+                    raise self._disconnect(1000, "connection closed by the client")
                 text = frames.audio_input_text(item.data, item.sample_rate)
-                await self._send_frame(self._wire, text)
+                try:
+                    await wire.send(text)
+                except websockets.ConnectionClosed as exc:
+                    code, reason = _close_of(exc)
+                    raise self._disconnect(code, reason) from exc
                 return
         await self._call(codec.input_call(item))
 
