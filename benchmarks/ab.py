@@ -21,6 +21,7 @@ of each side and after/before.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -48,8 +49,10 @@ def ratio_lines(output: str) -> dict[str, dict[str, float]]:
 def run(checkout: Path, scripts: Path, argv: list[str]) -> str:
     """One run of the benchmark in ``checkout``'s environment with ``scripts``' code."""
     command = ["uv", "run", "--project", str(checkout), "python", str(scripts / argv[0])]
+    # the same string hashes on both sides: dict layouts and so cache behaviour match
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(
-        [*command, *argv[1:]], cwd=checkout, capture_output=True, text=True, check=False
+        [*command, *argv[1:]], cwd=checkout, capture_output=True, text=True, check=False, env=env
     )
     if done.returncode != 0:
         sys.exit(f"the benchmark failed in {checkout} ({done.returncode}):\n{done.stderr[-2000:]}")
