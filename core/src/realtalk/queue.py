@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
+from collections.abc import Callable
 
 from .audio import downmix_pcm16, validate_pcm16
 from .config import INPUT_SAMPLE_RATE
@@ -34,6 +35,7 @@ IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png"})
 """Image types a live session accepts (stills and video frames)."""
 
 _Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+_Sink = tuple[asyncio.AbstractEventLoop, Callable[[AudioInput], bool]]
 
 
 def _resolve(future: asyncio.Future[None]) -> None:
@@ -66,6 +68,7 @@ class LiveInputQueue:
         self._dropped_audio_chunks = 0
         self._dropped_audio_bytes = 0
         self._dropped_after_close = 0
+        self._sink: _Sink | None = None
 
     # ------------------------------------------------------------------ producers
 
@@ -229,7 +232,40 @@ class LiveInputQueue:
 
     # ------------------------------------------------------------------ internals
 
+    def _attach_sink(
+        self, loop: asyncio.AbstractEventLoop, sink: Callable[[AudioInput], bool]
+    ) -> bool:
+        """Let the consumer take audio straight from ``send_audio`` (for the session's pump).
+
+        While the consumer waits on an empty queue, an audio chunk sent from a task on
+        ``loop`` is offered to ``sink`` first, which returns True when it took it (sent
+        it, in order); otherwise it is queued as usual. Saves waking the consumer's task
+        for every chunk. False if another consumer's sink is attached.
+        """
+        with self._lock:
+            if self._sink is not None:
+                return False
+            self._sink = (loop, sink)
+            return True
+
+    def _detach_sink(self, sink: Callable[[AudioInput], bool]) -> None:
+        """Stop offering audio to ``sink`` (the consumer is done with this queue)."""
+        with self._lock:
+            if self._sink is not None and self._sink[1] == sink:
+                self._sink = None
+
     def _put(self, item: InputItem) -> None:
+        sink = self._sink
+        if (
+            sink is not None
+            and type(item) is AudioInput
+            and not self._items
+            and self._waiters  # the consumer is parked: nothing of its own in flight
+            and not self._closed
+            and asyncio._get_running_loop() is sink[0]
+            and sink[1](item)
+        ):
+            return
         with self._lock:
             if self._closed:
                 self._dropped_after_close += 1

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 import pytest
 
 from realtalk import LiveInputQueue
-from realtalk.inputs import AudioInput, TextInput
+from realtalk.inputs import AudioInput, InputItem, TextInput
 from realtalk.provider import ProviderCapabilities
+from realtalk.runtime.input_pump import EAGER_TASKS, InputPump
 
 from ._build import Parts, RecordingConnection
 
@@ -97,3 +101,137 @@ async def test_audio_lost_at_the_end_is_reported() -> None:
     pump.report_unsent()
     dropped = [e for e in parts.drain() if e.type == "input_dropped"]
     assert dropped and dropped[0].audio_chunks == 1 and dropped[0].audio_bytes == 3200
+
+
+needs_eager = pytest.mark.skipif(
+    not EAGER_TASKS, reason="direct sends need eager tasks (Python 3.12+)"
+)
+
+
+class GatedConnection(RecordingConnection):
+    """Its sends wait for ``gate`` while ``hold`` is set: a socket that must drain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.hold = False
+
+    async def send(self, item: InputItem) -> None:
+        if self.hold:
+            await self.gate.wait()
+        await super().send(item)
+
+
+def chunk(n: int) -> bytes:
+    return bytes([n, 0]) * 160
+
+
+async def parked(queue: LiveInputQueue, pump: InputPump) -> asyncio.Task[None]:
+    task = asyncio.create_task(pump.run())
+    for _ in range(3):  # the pump reaches its wait on the empty queue
+        await asyncio.sleep(0)
+    assert queue._waiters
+    return task
+
+
+@needs_eager
+async def test_a_chunk_sent_while_the_pump_waits_goes_out_inside_send_audio() -> None:
+    parts = Parts()
+    conn = RecordingConnection()
+    parts.attach(conn)
+    queue = LiveInputQueue()
+    task = await parked(queue, parts.pump(queue, CAPS))
+    queue.send_audio(chunk(1), 16000)
+    assert [i.data for i in conn.sent] == [chunk(1)]  # no loop turn in between
+    queue.close()
+    await task
+    assert queue._sink is None  # the queue is free for another session
+
+
+@needs_eager
+async def test_a_send_that_must_wait_keeps_the_order_of_everything_after_it() -> None:
+    parts = Parts()
+    conn = GatedConnection()
+    parts.attach(conn)
+    queue = LiveInputQueue()
+    pump = parts.pump(queue, CAPS)
+    task = await parked(queue, pump)
+    conn.hold = True
+    queue.send_audio(chunk(1), 16000)  # starts directly, then waits on the socket
+    assert pump.in_flight() and not conn.sent
+    queue.send_audio(chunk(2), 16000)  # the lock is held: queued for the pump
+    queue.send_text("after the audio")
+    conn.hold = False
+    conn.gate.set()
+    queue.close()
+    await task
+    assert [(i.kind, getattr(i, "data", None)) for i in conn.sent] == [
+        ("audio", chunk(1)),
+        ("audio", chunk(2)),
+        ("text", None),
+    ]
+    assert not pump.in_flight()
+
+
+async def test_without_a_connection_chunks_wait_in_the_buffer_in_order() -> None:
+    parts = Parts()
+    queue = LiveInputQueue()
+    pump = parts.pump(queue, CAPS)
+    task = await parked(queue, pump)
+    queue.send_audio(chunk(1), 16000)
+    queue.send_audio(chunk(2), 16000)
+    queue.close()
+    await task
+    assert [i.data for i in pump.buffer] == [chunk(1), chunk(2)]  # type: ignore[attr-defined]
+
+
+class StuckConnection(RecordingConnection):
+    """A connection whose every send waits forever (a socket that never drains)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = 0
+        self.started = 0
+
+    async def send(self, item: InputItem) -> None:
+        self.started += 1
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+
+
+class StuckProvider:
+    name = "stuck"
+    capabilities = CAPS
+
+    def __init__(self) -> None:
+        self.conn = StuckConnection()
+        self.connected = asyncio.Event()
+
+    async def connect(self, setup: object) -> StuckConnection:
+        self.connected.set()
+        return self.conn
+
+
+@needs_eager
+async def test_a_direct_send_still_waiting_at_the_end_of_a_session_is_cancelled() -> None:
+    from realtalk import AudioAgent, RealtimeConfig
+
+    provider = StuckProvider()
+    config = RealtimeConfig(model="stuck", session_resumption=False)
+    app = AudioAgent("stuck", realtime_config=config, provider=provider).compile()
+    queue = LiveInputQueue()
+    async with contextlib.aclosing(app.arealtime(queue, {"thread_id": "t"})) as events:
+        async for event in events:
+            assert event.type == "session_started"
+            await provider.connected.wait()
+            for _ in range(5):  # the connection is attached and the pump waits on the queue
+                await asyncio.sleep(0)
+            queue.send_audio(chunk(1), 16000)  # starts at once and gets stuck in the socket
+            assert provider.conn.started == 1
+            break  # closing the stream ends the session
+    assert provider.conn.cancelled == 1
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not leftover

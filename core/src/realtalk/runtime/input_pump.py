@@ -11,6 +11,8 @@ connection took the buffer) is reported as an ``input_dropped`` event, never hid
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +34,11 @@ from .input import AudioAdapter, InputBuffer
 from .link import Link, as_disconnect
 from .reporter import Reporter
 from .turns import TurnState
+
+EAGER_TASKS = sys.version_info >= (3, 12)
+"""Eager tasks (``asyncio.Task(..., eager_start=True)``) exist: the pump can send a
+chunk from the producer's task (`InputPump.send_direct`)."""
+_EAGER: dict[str, Any] = {"eager_start": True}
 
 
 class InputPump:
@@ -66,14 +73,25 @@ class InputPump:
             capabilities.input_sample_rate, validated_input=isinstance(queue, LiveInputQueue)
         )
         self._queue_drops_seen = (0, 0)
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def run(self) -> None:
         """Pump until the queue ends; then input is closed and the reply may drain."""
+        queue = self.queue
+        self._loop = loop = asyncio.get_running_loop()
+        direct = (
+            EAGER_TASKS
+            and isinstance(queue, LiveInputQueue)
+            and queue._attach_sink(loop, self.send_direct)
+        )
         try:
             await self._pump_items()
         except Exception as exc:  # a broken custom queue ends input, not the session
             await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
         finally:
+            if direct:
+                queue._detach_sink(self.send_direct)
             self.turns.input_closed = True
         self.turns.check_drain()
         self.on_closed()
@@ -83,14 +101,17 @@ class InputPump:
         async for item in self.queue:
             self.report_queue_drops()
             if type(item) is AudioInput:
-                # the path of nearly every item, without a coroutine for preparing it
+                # the path of nearly every item, without a coroutine for preparing it (and
+                # no metrics note: only explicit ends of input are timed)
                 try:
-                    prepared: InputItem | None = adapt(item)
+                    audio = adapt(item)
                 except ValueError as exc:
                     await self.reporter.report("invalid_audio", f"audio chunk dropped: {exc}")
                     continue
-            else:
-                prepared = await self.prepare(item)
+                if audio is not None:
+                    await self.send(audio)
+                continue
+            prepared = await self.prepare(item)
             if prepared is None:
                 continue
             if isinstance(prepared, TextInput):
@@ -135,12 +156,47 @@ class InputPump:
             return None
         return item  # type: ignore[no-any-return]
 
+    def send_direct(self, item: AudioInput) -> bool:
+        """Send a chunk from the producer's own task, without waking the pump's.
+
+        The queue offers a chunk here when the pump waits on it with nothing in flight
+        (`LiveInputQueue`'s sink, on the pump's loop). With a connection up and the send
+        lock free, the send starts at once in an eager task: it runs to its end right
+        here unless the socket makes it wait, and then finishes on its own, holding the
+        lock so later input still goes out after it. False: queue it for the pump.
+        """
+        link = self.link
+        if link.conn is None or self.buffer or not link.send_lock.try_acquire():
+            return False
+        try:
+            prepared = self.audio.adapt(item)
+        except ValueError:
+            link.send_lock.release()
+            return False  # the pump reports it, in order
+        if prepared is None:  # the resampler holds it all back for now
+            link.send_lock.release()
+            return True
+        task = asyncio.Task(self._send_locked(prepared), loop=self._loop, **_EAGER)
+        if not task.done():  # the socket made it wait: keep it until it ends
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+        return True
+
+    def in_flight(self) -> list[asyncio.Task[None]]:
+        """Direct sends still waiting on the socket (the session cancels them at its end)."""
+        return list(self._in_flight)
+
     async def send(self, item: InputItem) -> None:
         """Send on the current connection, or buffer for the next one."""
-        link = self.link
-        lock = link.send_lock
+        lock = self.link.send_lock
         if not lock.try_acquire():  # free nearly always: no coroutine to take it
             await lock.acquire()
+        await self._send_locked(item)
+
+    async def _send_locked(self, item: InputItem) -> None:
+        """`send` once the send lock is held; releases it."""
+        link = self.link
+        lock = link.send_lock
         try:
             conn = link.conn
             if conn is None:

@@ -241,6 +241,7 @@ class Session:
             t for t in (self._pump_task, self.supervisor.receive_task) if t is not None
         ]
         tasks += self.timers.tasks()
+        tasks += self.pump.in_flight()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
