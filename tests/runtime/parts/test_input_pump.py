@@ -10,7 +10,7 @@ import pytest
 from realtalk import LiveInputQueue
 from realtalk.inputs import AudioInput, InputItem, TextInput
 from realtalk.provider import ProviderCapabilities
-from realtalk.runtime.input_pump import EAGER_TASKS, InputPump
+from realtalk.runtime.input_pump import DIRECT_TRIAL, EAGER_TASKS, InputPump
 
 from ._build import Parts, RecordingConnection
 
@@ -235,3 +235,29 @@ async def test_a_direct_send_still_waiting_at_the_end_of_a_session_is_cancelled(
     assert provider.conn.cancelled == 1
     leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
     assert not leftover
+
+
+@needs_eager
+async def test_a_provider_whose_sends_always_wait_gets_its_chunks_from_the_pump_again() -> None:
+    parts = Parts()
+    conn = YieldingConnection()
+    parts.attach(conn)
+    queue = LiveInputQueue()
+    pump = parts.pump(queue, CAPS)
+    task = await parked(queue, pump)
+    for n in range(DIRECT_TRIAL + 8):
+        queue.send_audio(chunk(n), 16000)
+        for _ in range(3):  # each send finishes and the pump waits again
+            await asyncio.sleep(0)
+    queue.close()
+    await task
+    assert [i.data for i in conn.sent] == [chunk(n) for n in range(DIRECT_TRIAL + 8)]
+    assert pump._direct_sent == DIRECT_TRIAL  # then the pump took over
+
+
+class YieldingConnection(RecordingConnection):
+    """Yields to the loop once per send, as FakeProvider does."""
+
+    async def send(self, item: InputItem) -> None:
+        await super().send(item)
+        await asyncio.sleep(0)

@@ -39,6 +39,8 @@ EAGER_TASKS = sys.version_info >= (3, 12)
 """Eager tasks (``asyncio.Task(..., eager_start=True)``) exist: the pump can send a
 chunk from the producer's task (`InputPump.send_direct`)."""
 _EAGER: dict[str, Any] = {"eager_start": True}
+DIRECT_TRIAL = 16
+"""Direct sends after which, if most of them had to wait, the pump sends again."""
 
 
 class InputPump:
@@ -75,6 +77,8 @@ class InputPump:
         self._queue_drops_seen = (0, 0)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._direct_pays = True
+        self._direct_sent = self._direct_waited = 0
 
     async def run(self) -> None:
         """Pump until the queue ends; then input is closed and the reply may drain."""
@@ -163,10 +167,17 @@ class InputPump:
         (`LiveInputQueue`'s sink, on the pump's loop). With a connection up and the send
         lock free, the send starts at once in an eager task: it runs to its end right
         here unless the socket makes it wait, and then finishes on its own, holding the
-        lock so later input still goes out after it. False: queue it for the pump.
+        lock so later input still goes out after it. False: queue it for the pump. A
+        provider whose sends nearly always wait gains nothing from it: after
+        `DIRECT_TRIAL` direct sends, most of which waited, the pump sends everything.
         """
         link = self.link
-        if link.conn is None or self.buffer or not link.send_lock.try_acquire():
+        if (
+            not self._direct_pays
+            or link.conn is None
+            or self.buffer
+            or not link.send_lock.try_acquire()
+        ):
             return False
         try:
             prepared = self.audio.adapt(item)
@@ -177,9 +188,15 @@ class InputPump:
             link.send_lock.release()
             return True
         task = asyncio.Task(self._send_locked(prepared), loop=self._loop, **_EAGER)
+        self._direct_sent += 1
         if not task.done():  # the socket made it wait: keep it until it ends
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+            self._direct_waited += 1
+            if self._direct_sent >= DIRECT_TRIAL and 2 * self._direct_waited > self._direct_sent:
+                # this provider's sends always wait (a scripted fake that yields per send):
+                # an eager task then costs a task step anyway, so the pump takes over again
+                self._direct_pays = False
         return True
 
     def in_flight(self) -> list[asyncio.Task[None]]:
