@@ -39,6 +39,29 @@ async def test_a_waiting_consumer_is_woken_by_a_push() -> None:
     assert out.next_ready() is None
 
 
+async def test_waiting_when_an_event_is_ready_returns_at_once() -> None:
+    out = OutputStream()
+    out.push(audio(1))
+    await asyncio.wait_for(out.wait(), timeout=1)  # done already: no push needed
+    assert out.next_ready() == audio(1)
+
+
+async def test_a_consumer_cancelled_while_waiting_leaves_the_stream_usable() -> None:
+    out = OutputStream()
+    consumer = asyncio.create_task(asyncio.wait_for(out.wait(), timeout=None))
+    await asyncio.sleep(0)
+    consumer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await consumer
+    out.push(audio(1))  # the cancelled waiter is skipped, nothing raises
+    await out.wait()
+    assert out.next_ready() == audio(1)
+    waiter = out.wait()
+    out.push(audio(2))
+    await waiter
+    assert out.next_ready() == audio(2)
+
+
 async def test_push_never_blocks_but_the_reader_waits_for_room_until_half_is_taken() -> None:
     out = OutputStream(limit=4)
     for i in range(6):  # producers other than the provider may push past the limit

@@ -80,17 +80,17 @@ class OutputStream:
                 room.set_result(None)
         return item  # type: ignore[no-any-return]
 
-    async def wait(self) -> None:
-        """Wait until an event (or the end) is ready to be taken."""
-        if self.items:
-            return
+    def wait(self) -> asyncio.Future[None]:
+        """A future done once an event (or the end) is ready to be taken; await it.
+
+        A plain future, not a coroutine: the consumer waits on it directly, one frame
+        and one object less on every wake-up (the path of every event)."""
         waiter = asyncio.get_running_loop().create_future()
-        self._waiter = waiter
-        try:
-            await waiter
-        finally:
-            if self._waiter is waiter:
-                self._waiter = None
+        if self.items:
+            waiter.set_result(None)
+        else:
+            self._waiter = waiter  # a waiter cancelled with its consumer is skipped by push
+        return waiter
 
     async def wait_room(self) -> None:
         """Wait while the stream is full (the consumer fell behind)."""

@@ -98,6 +98,7 @@ class EventPipeline:
     async def receive(self, conn: ProviderSession, gen: int) -> None:
         """Read ``conn`` until it ends; then report it lost (generation ``gen``)."""
         stream = conn.events()
+        next_event = stream.__anext__
         user = self.tracker.user
         out = self.out
         waiting = out.items
@@ -110,7 +111,7 @@ class EventPipeline:
                 if len(waiting) >= limit:
                     await out.wait_room()
                 try:
-                    event = await anext(stream)
+                    event = await next_event()
                 except StopAsyncIteration:
                     exc = ProviderDisconnected(
                         DisconnectKind.CLOSED, reason="the provider ended its event stream"
