@@ -22,7 +22,9 @@ Per client and level:
   send latency (the user's send call -> the server decoded it), p50 and p99, each
   session's first second left out both ways (realtalk buffers input sent while it connects);
 * the cyclic collector's passes over the whole level (``gc_*``: passes, total and longest
-  pause, full passes), which tell collector pauses apart from the client's own work in p99.
+  pause, full passes), which tell collector pauses apart from the client's own work in p99;
+  ``BENCH_NO_GC=1`` turns the collector off during each level (a diagnosis run, not a
+  setting to deploy).
 
 Pinning: with ``taskset`` available and two usable cores, this process runs on one core
 and the server on the other (``taskset -c``), so the clients' CPU and latency are their
@@ -38,6 +40,7 @@ loop callbacks per chunk (the task hops), so realtalk's can be read against the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import time
 from typing import Any
@@ -82,8 +85,16 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
         finally:
             finished.set()
 
-    with h.CollectorPauses() as pauses:
-        result = await _measure(server, sessions, chunks, one, lats, finished, skip)
+    no_gc = bool(os.environ.get("BENCH_NO_GC"))  # diagnosis: are p99s collector pauses?
+    if no_gc:
+        gc.disable()
+    try:
+        with h.CollectorPauses() as pauses:
+            result = await _measure(server, sessions, chunks, one, lats, finished, skip)
+    finally:
+        if no_gc:
+            gc.enable()
+            gc.collect()
     return {**result, **pauses.figures()}
 
 
