@@ -118,6 +118,8 @@ async def test_playground_shows_a_live_session(tmp_path: Path, artifacts: Path) 
             await page.evaluate("realtalk.startMic()")
             # Counters move with the audio, before any event re-renders the page.
             await wait(page, "e.type === '__sent' && e.bytes >= 0.8 * 32000")
+            # the counters are drawn by the page's 50 ms tick, which then says __levels
+            await wait(page, "e.type === '__levels'")
             sent_shown = await text_of(page, "sent")
             mic_bar = await page.evaluate("document.getElementById('micbar').style.width")
             events_so_far = await page.evaluate("realtalk.state.events.map(e => e.type)")
