@@ -114,14 +114,23 @@ async def _restart(args: tuple[str, str, str], tool_log: Path) -> tuple[list[Any
     entry = await store.aledger_get(THREAD, "c1")
     assert entry is not None and entry.status == "finished"
     # The result went out before the kill, but the kill may have beaten the record that
-    # it went out: then it is sent again on resuming (at least once), never re-executed.
-    redeliver = [] if entry.delivered else [expect.tool_result("c1")]
+    # it went out: then it is sent again on resuming (at least once), never re-executed,
+    # and the provider's repeat of the call is already answered on this connection (one
+    # answer per call and connection). Otherwise the repeat is answered from the ledger.
+    if entry.delivered:
+        answers = [
+            emit.tool_call("c1", "lookup", {"q": "trains"}),
+            expect.tool_result("c1"),  # the stored result again, the tool not rerun
+        ]
+    else:
+        answers = [
+            expect.tool_result("c1"),  # redelivered as the connection is attached
+            emit.tool_call("c1", "lookup", {"q": "trains"}),  # crossed it: not answered twice
+        ]
     fake = FakeProvider(
         [
             expect.connect(handle="h-2"),
-            *redeliver,
-            emit.tool_call("c1", "lookup", {"q": "trains"}),
-            expect.tool_result("c1"),  # the stored result again, the tool not rerun
+            *answers,
             emit.input_transcript("fourth question"),
             emit.output_transcript("fourth answer"),
             emit.turn_complete(),
@@ -195,3 +204,21 @@ async def test_killed_by_its_parent_mid_session_resumes_the_thread(
     assert len(spoken) in (len(seen) + 2, len(seen) + 3)  # "third question" may have landed
     assert _tools(messages) == [("tool_call", "c1"), ("tool_result", "c1")]
     assert len(tool_log.read_text().splitlines()) == 1
+
+
+async def test_a_kill_that_beat_the_delivered_record_redelivers_once_and_never_reruns(
+    tmp_path: Path,
+) -> None:
+    """The other side of the race above, made certain: the result of c1 went out, but the
+    record that it went out did not (as a kill between the two would leave it)."""
+    import sqlite3
+
+    args = ("sqlite", str(tmp_path / "crash.db"), "-")
+    tool_log = tmp_path / "tools.log"
+    await _run_child(args, tool_log, "-", kill_after_turns=2)
+    with sqlite3.connect(args[1]) as db:
+        db.execute("UPDATE ledger SET delivered = 0 WHERE call_id = 'c1'")
+    messages, events = await _restart(args, tool_log)
+    assert [e.id for e in events if e.type == "tool_result"] == []  # answered by redelivery
+    assert _spoken(messages)[-2:] == [["user", "fourth question"], ["assistant", "fourth answer"]]
+    assert len(tool_log.read_text().splitlines()) == 1  # c1 ran once, in the killed process
