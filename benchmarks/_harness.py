@@ -18,7 +18,7 @@ import struct
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,21 @@ class CollectorPauses:
             "gc_full": self.full_passes,
             "gc_full_max_ms": round(self.full_longest * 1000, 1),
         }
+
+
+async def alternating(
+    runs: int, measures: dict[str, Callable[[], Awaitable[float]]], unit: str
+) -> dict[str, list[float]]:
+    """``runs`` rounds of every measure, the order flipping every round (so drift in the
+    machine's load hits each alike); prints each figure as ``run N name unit=value``."""
+    results: dict[str, list[float]] = {name: [] for name in measures}
+    names = list(measures)
+    for run in range(runs):
+        for name in names if run % 2 == 0 else reversed(names):
+            value = await measures[name]()
+            results[name].append(value)
+            row(f"run {run + 1} {name}", **{unit: value})
+    return results
 
 
 def proc_cpu_seconds(pid: int) -> float:

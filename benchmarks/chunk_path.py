@@ -159,13 +159,8 @@ async def main(quick: bool) -> None:
         print(f"pinning: this process on core {core}")
     count = 500 if quick else 20_000
     runs = 2 if quick else 9
-    results: dict[str, list[float]] = {"floor": [], "realtalk": []}
-    for run in range(runs):
-        order = ["floor", "realtalk"] if run % 2 == 0 else ["realtalk", "floor"]
-        for name in order:
-            us = await (floor(count) if name == "floor" else realtalk(count))
-            results[name].append(us)
-            h.row(f"run {run + 1} {name}", us_per_chunk=us)
+    measures = {"floor": lambda: floor(count), "realtalk": lambda: realtalk(count)}
+    results = await h.alternating(runs, measures, "us_per_chunk")
     f, r = h.median(results["floor"]), h.median(results["realtalk"])
     pairs = zip(results["realtalk"], results["floor"], strict=True)
     paired = h.median([h.ratio(a, b) for a, b in pairs])

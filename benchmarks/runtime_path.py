@@ -107,13 +107,8 @@ async def main(quick: bool) -> None:
     h.header("runtime path: CPU per event, provider stream -> user's async for", quick)
     count = 2_000 if quick else 50_000
     runs = 2 if quick else 5
-    results: dict[str, list[float]] = {"bare": [], "realtalk": []}
-    for run in range(runs):
-        order = ["bare", "realtalk"] if run % 2 == 0 else ["realtalk", "bare"]
-        for name in order:
-            us = await (bare(count) if name == "bare" else runtime(count))
-            results[name].append(us)
-            h.row(f"run {run + 1} {name}", us_per_event=us)
+    measures = {"bare": lambda: bare(count), "realtalk": lambda: runtime(count)}
+    results = await h.alternating(runs, measures, "us_per_event")
     b, r = h.median(results["bare"]), h.median(results["realtalk"])
     print(f"\n## medians of {runs} alternating runs ({count} events each)")
     h.row("us per event", bare=b, realtalk=r, runtime_cost=r - b)

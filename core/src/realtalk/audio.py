@@ -67,7 +67,10 @@ def downmix_pcm16(data: bytes, channels: int) -> bytes:
 
     Raises ValueError for a channel count outside 1-8 or a buffer that is not a whole
     number of frames (``2 * channels`` bytes each). numpy loads only for more than one
-    channel."""
+    channel. Mono ``bytes`` of whole samples come back as they are (immutable: nothing
+    to copy)."""
+    if type(data) is bytes and type(channels) is int and channels == 1 and not len(data) % 2:
+        return data  # the path of every microphone chunk
     if isinstance(channels, bool) or not isinstance(channels, int):
         raise ValueError(f"channels must be an int, got {type(channels).__name__}")
     if not 1 <= channels <= MAX_CHANNELS:

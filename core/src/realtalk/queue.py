@@ -85,10 +85,7 @@ class LiveInputQueue:
         is resampled by the session.
         """
         validate_pcm16(data, sample_rate)
-        if type(data) is bytes and type(channels) is int and channels == 1:
-            mono = data  # immutable already: nothing to copy or mix
-        else:
-            mono = downmix_pcm16(data, channels)
+        mono = downmix_pcm16(data, channels)
         self._put(AudioInput(data=mono, sample_rate=sample_rate))
 
     def send_text(self, text: str) -> None:

@@ -126,21 +126,26 @@ def chunk(n: int) -> bytes:
     return bytes([n, 0]) * 160
 
 
-async def parked(queue: LiveInputQueue, pump: InputPump) -> asyncio.Task[None]:
+async def parked(
+    conn: RecordingConnection | None,
+) -> tuple[LiveInputQueue, InputPump, asyncio.Task[None]]:
+    """A pump running on a fresh queue (over ``conn``, if any), waiting on it."""
+    parts = Parts()
+    if conn is not None:
+        parts.attach(conn)
+    queue = LiveInputQueue()
+    pump = parts.pump(queue, CAPS)
     task = asyncio.create_task(pump.run())
     for _ in range(3):  # the pump reaches its wait on the empty queue
         await asyncio.sleep(0)
     assert queue._waiters
-    return task
+    return queue, pump, task
 
 
 @needs_eager
 async def test_a_chunk_sent_while_the_pump_waits_goes_out_inside_send_audio() -> None:
-    parts = Parts()
     conn = RecordingConnection()
-    parts.attach(conn)
-    queue = LiveInputQueue()
-    task = await parked(queue, parts.pump(queue, CAPS))
+    queue, _, task = await parked(conn)
     queue.send_audio(chunk(1), 16000)
     assert [i.data for i in conn.sent] == [chunk(1)]  # no loop turn in between
     queue.close()
@@ -150,12 +155,8 @@ async def test_a_chunk_sent_while_the_pump_waits_goes_out_inside_send_audio() ->
 
 @needs_eager
 async def test_a_send_that_must_wait_keeps_the_order_of_everything_after_it() -> None:
-    parts = Parts()
     conn = GatedConnection()
-    parts.attach(conn)
-    queue = LiveInputQueue()
-    pump = parts.pump(queue, CAPS)
-    task = await parked(queue, pump)
+    queue, pump, task = await parked(conn)
     conn.hold = True
     queue.send_audio(chunk(1), 16000)  # starts directly, then waits on the socket
     assert pump.in_flight() and not conn.sent
@@ -174,10 +175,7 @@ async def test_a_send_that_must_wait_keeps_the_order_of_everything_after_it() ->
 
 
 async def test_without_a_connection_chunks_wait_in_the_buffer_in_order() -> None:
-    parts = Parts()
-    queue = LiveInputQueue()
-    pump = parts.pump(queue, CAPS)
-    task = await parked(queue, pump)
+    queue, pump, task = await parked(None)
     queue.send_audio(chunk(1), 16000)
     queue.send_audio(chunk(2), 16000)
     queue.close()
@@ -239,12 +237,8 @@ async def test_a_direct_send_still_waiting_at_the_end_of_a_session_is_cancelled(
 
 @needs_eager
 async def test_a_provider_whose_sends_always_wait_gets_its_chunks_from_the_pump_again() -> None:
-    parts = Parts()
     conn = YieldingConnection()
-    parts.attach(conn)
-    queue = LiveInputQueue()
-    pump = parts.pump(queue, CAPS)
-    task = await parked(queue, pump)
+    queue, pump, task = await parked(conn)
     for n in range(DIRECT_TRIAL + 8):
         queue.send_audio(chunk(n), 16000)
         for _ in range(3):  # each send finishes and the pump waits again

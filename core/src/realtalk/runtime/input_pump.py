@@ -77,7 +77,6 @@ class InputPump:
         self._queue_drops_seen = (0, 0)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._direct_pays = True
         self._direct_sent = self._direct_waited = 0
 
     async def run(self) -> None:
@@ -172,8 +171,9 @@ class InputPump:
         `DIRECT_TRIAL` direct sends, most of which waited, the pump sends everything.
         """
         link = self.link
+        sent, waited = self._direct_sent, self._direct_waited
         if (
-            not self._direct_pays
+            (sent >= DIRECT_TRIAL and 2 * waited > sent)  # this provider's sends wait
             or link.conn is None
             or self.buffer
             or not link.send_lock.try_acquire()
@@ -192,11 +192,9 @@ class InputPump:
         if not task.done():  # the socket made it wait: keep it until it ends
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
+            # a provider whose sends always wait (a scripted fake that yields per send)
+            # costs a task step per eager task anyway: counted, the pump takes over again
             self._direct_waited += 1
-            if self._direct_sent >= DIRECT_TRIAL and 2 * self._direct_waited > self._direct_sent:
-                # this provider's sends always wait (a scripted fake that yields per send):
-                # an eager task then costs a task step anyway, so the pump takes over again
-                self._direct_pays = False
         return True
 
     def in_flight(self) -> list[asyncio.Task[None]]:

@@ -222,11 +222,15 @@ class GeminiSession:
         self._ended = ProviderDisconnected(kind, code=code, reason=reason)
         return self._ended
 
-    async def _call(self, call: codec.SendCall) -> None:
+    def _check_open(self) -> None:
+        """Raise the connection's end if it ended or the client is closing it."""
         if self._ended is not None:
             raise self._ended
         if self._closing:
             raise self._disconnect(1000, "connection closed by the client")
+
+    async def _call(self, call: codec.SendCall) -> None:
+        self._check_open()
         try:
             await getattr(self._session, call.method)(**call.kwargs)
         except (errors.APIError, websockets.ConnectionClosed) as exc:
@@ -242,10 +246,7 @@ class GeminiSession:
                 return  # nothing to say; an empty blob would only cost a frame
             wire = self._wire
             if wire is not None:  # a frame built by `frames`, on the SDK's socket
-                if self._ended is not None:
-                    raise self._ended
-                if self._closing:
-                    raise self._disconnect(1000, "connection closed by the client")
+                self._check_open()
                 text = frames.audio_input_text(item.data, item.sample_rate)
                 try:
                     await wire.send(text)
