@@ -11,7 +11,9 @@ Usage: ``python _bridge_server.py PORT SESSIONS CHUNKS [--workers N] [--loop L] 
 * ``--workers N`` (N >= 1): the public ``realtalk api --workers N --loop L`` on a
   ``realtalk.json`` naming this module's ``agent``; N > 1 runs N worker processes.
 
-Environment switches (read in every serving process): ``BENCH_NO_GC=1`` (collector off,
+Environment switches (read in every serving process): ``BENCH_FAKE_SEND_YIELDS=1``
+(the FakeProvider yields to the loop once per send, as in tests, instead of returning at
+once as a socket with room in its buffer does), ``BENCH_NO_GC=1`` (collector off,
 a diagnosis), ``BENCH_GC_FREEZE=1`` (startup objects frozen), ``BENCH_PROFILE=path``
 (cProfile, written to ``path.<pid>`` on SIGTERM), ``BENCH_GC_STATS=path`` (every
 collector pass timed, totals per generation written to ``path.<pid>``).
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import inspect
 import json
 import os
 import signal
@@ -42,7 +45,12 @@ def compiled_agent(sessions: int, chunks: int) -> Any:
     for _ in range(chunks):
         steps += [expect.audio(min_bytes=3200), emit.audio(data=out)]
     steps.append(expect.close())
-    provider = FakeProvider([steps] * sessions, record=False)  # counters only, as a real one
+    # counters only, and sends that return at once while the socket has room: as a real
+    # provider (BENCH_FAKE_SEND_YIELDS=1: one loop turn per send, the test default)
+    options: dict[str, Any] = {"record": False}
+    if "yield_on_send" in inspect.signature(FakeProvider).parameters:  # not before issue 19
+        options["yield_on_send"] = bool(os.environ.get("BENCH_FAKE_SEND_YIELDS"))
+    provider = FakeProvider([steps] * sessions, **options)
     return AudioAgent(
         "fake-model", realtime_config=RealtimeConfig(model="fake-model"), provider=provider
     ).compile()
@@ -106,11 +114,14 @@ def gc_pauses(path: str) -> Any:
     from time import perf_counter
 
     totals = {g: [0, 0.0, 0.0] for g in range(3)}
+    young = {g: 0 for g in range(3)}  # the most objects a pass of each generation walked
     started = [0.0]
     biggest: dict[str, int] = {}
 
     def callback(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
+            walked = sum(len(gc.get_objects(g)) for g in range(info["generation"] + 1))
+            young[info["generation"]] = max(young[info["generation"]], walked)
             started[0] = perf_counter()
             return
         took = perf_counter() - started[0]
@@ -131,7 +142,12 @@ def gc_pauses(path: str) -> Any:
     def write() -> None:
         gc.callbacks.remove(callback)
         top = sorted(biggest.items(), key=lambda kv: -kv[1])[:25]
-        report = {"tracked": len(gc.get_objects()), "gens": totals, "full_pass_walked": top}
+        report = {
+            "tracked": len(gc.get_objects()),
+            "gens": totals,
+            "most_walked": young,
+            "full_pass_walked": top,
+        }
         Path(path).write_text(json.dumps(report))
 
     return write

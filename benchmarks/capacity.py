@@ -348,9 +348,11 @@ def gc_report(prefix: str) -> None:
     for path in sorted(glob.glob(prefix + ".*")):
         data = json.loads(Path(path).read_text())
         parts = [f"objects={data['tracked']}"]
+        walked = data.get("most_walked", {})
         for gen, (count, total, longest) in data["gens"].items():
             parts.append(
-                f"gen{gen}: {count} passes {1000 * total:.0f} ms (max {1000 * longest:.1f})"
+                f"gen{gen}: {count} passes {1000 * total:.0f} ms (max {1000 * longest:.1f},"
+                f" walked up to {walked.get(gen, 0)})"
             )
         print("  gc " + ", ".join(parts))
 

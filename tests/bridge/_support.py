@@ -16,6 +16,7 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from realtalk.bridge import BridgeConfig, create_app
+from realtalk.bridge.cli import uvicorn_protocols
 from realtalk.events import (
     AudioDeltaEvent,
     InterruptedEvent,
@@ -98,10 +99,14 @@ class EchoApp:
 
 @asynccontextmanager
 async def bridge_server(
-    app: Any, config: BridgeConfig | None = None, **create: Any
+    app: Any, config: BridgeConfig | None = None, *, stock_protocol: bool = False, **create: Any
 ) -> AsyncIterator[str]:
-    asgi = create_app(config or BridgeConfig(), app=app, **create)
-    async with serve(asgi) as addr:
+    """The bridge under uvicorn with ``realtalk api``'s protocols (its WebSocket protocol
+    and shortcuts), or uvicorn's own (``stock_protocol``: as under another server)."""
+    config = config or BridgeConfig()
+    asgi = create_app(config, app=app, **create)
+    options = {} if stock_protocol else uvicorn_protocols(config.limits)
+    async with serve(asgi, **options) as addr:
         yield addr
 
 

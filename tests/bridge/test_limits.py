@@ -110,7 +110,9 @@ async def test_send_queue_drops_oldest_audio_never_events() -> None:
 
 
 async def test_oversized_frame_closes_1009(echo_app: EchoApp) -> None:
-    async with bridge_server(echo_app, limits(max_frame_bytes=4096)) as addr:
+    # uvicorn's own protocol: the frame reaches the bridge's check, which knows its size
+    config = limits(max_frame_bytes=4096)
+    async with bridge_server(echo_app, config, stock_protocol=True) as addr:
         async with connect(live_url(addr)) as ws:
             await ws.send("{}")
             await recv_json(ws)

@@ -315,8 +315,8 @@ class FakeSession:
     async def send(self, item: InputItem) -> None:
         """Offer one input item to the script (raises ProviderDisconnected once ended).
 
-        Yields to the event loop once, like a real socket write, so a client that sends
-        in a tight loop cannot starve its own receive task.
+        Yields to the event loop once (unless the provider has ``yield_on_send=False``),
+        so a client that sends in a tight loop cannot starve its own receive task.
         """
         if not isinstance(item, INPUT_TYPES):
             raise TypeError(
@@ -324,7 +324,8 @@ class FakeSession:
                 f"got {type(item).__name__}"
             )
         self._receive(item)
-        await asyncio.sleep(0)
+        if self._provider.yield_on_send:
+            await asyncio.sleep(0)
 
     async def send_tool_result(
         self, call_id: str, name: str, result: Any, error: str | None = None
@@ -395,6 +396,12 @@ class FakeProvider:
     ``events_emitted``, ``delivered``, the audio counts), not the items and events
     themselves: for load tests and long runs, where keeping everything would make memory
     (and the garbage collector's work) grow with every chunk, as no real provider does.
+
+    ``yield_on_send=False`` makes ``send`` return without giving the event loop a turn,
+    as a socket write does while its buffer has room (the WebSocket sends of the real
+    plugins do): for load tests of the path a real provider takes, where a chunk can go
+    out inside ``send_audio`` (docs/architecture.md, "One audio chunk out"). The default yields once
+    per send, so a script that sends in a tight loop cannot starve its own receive task.
     """
 
     name = "fake"
@@ -407,10 +414,12 @@ class FakeProvider:
         strict: bool = False,
         tolerate: frozenset[str] | set[str] | tuple[str, ...] = (),
         record: bool = True,
+        yield_on_send: bool = True,
     ) -> None:
         self.capabilities = _capabilities(capabilities)
         self.strict = strict
         self.record = record
+        self.yield_on_send = yield_on_send
         self.tolerated = frozenset(tolerate) | (frozenset() if strict else STREAMING_KINDS)
         self._script: list[list[Step]] | None = (
             normalize_script(script) if script is not None else None

@@ -52,6 +52,12 @@ URGENT_SEND: Final = "realtalk.urgent_send"
 ``websocket.send``/``websocket.close`` marked with it is written without waiting for
 the client to read (the bridge's final error event and close frame)."""
 
+DIRECT_IO: Final = "realtalk.direct_io"
+"""ASGI extension of ``realtalk api``'s server: its value (`realtalk.bridge.wsprotocol.
+DirectIO`) lets the session take binary frames in the protocol's own callback and write
+audio frames at once, skipping the ASGI queue and two task hops per chunk; a session
+without it (any other server) uses the ASGI messages only."""
+
 OVERRIDE_FIELDS: Final = frozenset(
     {
         "thread_id",
@@ -405,6 +411,7 @@ __all__ = [
     "CLOSE_TOO_BIG",
     "CLOSE_TRY_AGAIN",
     "DEFAULT_OVERRIDES",
+    "DIRECT_IO",
     "OVERRIDE_FIELDS",
     "SUBPROTOCOL",
     "UPSTREAM_TYPES",

@@ -24,7 +24,7 @@ from ..events import AudioDeltaEvent, ErrorEvent, InterruptedEvent, event_to_jso
 from ..messages import ThreadInfo
 from . import protocol as p
 from .auth import Principal
-from .limits import InputRateLimiter, LimitsConfig, SendQueue, SlowConsumer
+from .limits import Frame, InputRateLimiter, LimitsConfig, SendQueue, SlowConsumer
 
 log = logging.getLogger("realtalk.bridge")
 _T = TypeVar("_T")
@@ -128,6 +128,9 @@ class LiveSession:
         self._loop_time: Callable[[], float] = time.monotonic  # the loop's, once running
         self._last_frame = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
+        extensions = (getattr(websocket, "scope", None) or {}).get("extensions") or {}
+        self._direct: Any = extensions.get(p.DIRECT_IO)  # realtalk api's shortcut, or None
+        self._writer_busy = False  # the writer holds a frame it has not written yet
 
     # ----------------------------------------------------------------- public
 
@@ -329,6 +332,37 @@ class LiveSession:
                 self._idle_timer.cancel()
 
     async def _read_frames(self, queue: InputQueue) -> None:
+        direct = self._direct
+        if direct is not None:
+            direct.take_binary(self._take_audio)
+        try:
+            await self._read_messages(queue)
+        finally:
+            if direct is not None:
+                direct.take_binary(None)
+
+    def _take_audio(self, data: Any) -> bool:
+        """An audio frame straight from the protocol's callback (`DIRECT_IO`), checked
+        as `_next_message` and `_read_messages` check it; False sends anything they would
+        refuse or report the ASGI way, where the same checks refuse or report it."""
+        size = len(data)
+        if (
+            not size
+            or size % 2
+            or size > self.limits.max_frame_bytes
+            or self._client_gone
+            or not self.rate.allow(size)
+        ):
+            return False
+        assert self.queue is not None
+        try:
+            self.queue.send_audio(data, self._input_rate)
+        except ValueError:
+            return False
+        self._last_frame = self._loop_time()
+        return True
+
+    async def _read_messages(self, queue: InputQueue) -> None:
         while True:
             message = await self._next_message()
             data = message.get("bytes")
@@ -376,7 +410,8 @@ class LiveSession:
                     if event.sample_rate != rate:
                         rate = event.sample_rate
                         self.sendq.put(p.audio_format_frame(rate))
-                    self.sendq.put(event.data)
+                    if not self._write_now(event.data):
+                        self.sendq.put(event.data)
                     continue
                 if isinstance(event, InterruptedEvent):
                     self.sendq.flush_audio()
@@ -422,27 +457,49 @@ class LiveSession:
                 f"{self.limits.slow_consumer_timeout:g} s"
             ) from None
 
+    def _write_now(self, frame: bytes) -> bool:
+        """Write an audio frame from the pump itself (`DIRECT_IO`) when nothing is queued
+        or held before it (a drop report included: the writer takes it with the frame
+        after the drop) and the socket has room: no wake-up of the writer task."""
+        direct = self._direct
+        return (
+            direct is not None
+            and not self._writer_busy
+            and not self.sendq
+            and not self._closed
+            and not self._client_gone
+            and direct.write_binary(frame)
+        )
+
     async def _writer(self) -> None:
         while True:
             frame = await self.sendq.get()
-            report = self.sendq.take_drop_report()
-            if report is not None:
-                log.info(
-                    "session %s: slow reader, dropped %d audio frames (%d bytes)",
-                    self.thread_id,
-                    report.chunks,
-                    report.nbytes,
+            self._writer_busy = True
+            try:
+                if not await self._write(frame):
+                    return
+            finally:
+                self._writer_busy = False
+
+    async def _write(self, frame: Frame | None) -> bool:
+        """One frame from the queue, after the report of audio dropped before it."""
+        report = self.sendq.take_drop_report()
+        if report is not None:
+            log.info(
+                "session %s: slow reader, dropped %d audio frames (%d bytes)",
+                self.thread_id,
+                report.chunks,
+                report.nbytes,
+            )
+            await self._send_now(
+                p.error_frame(
+                    "output_audio_dropped",
+                    f"slow reader: dropped {report.chunks} audio frames ({report.nbytes} "
+                    f"bytes); {report.total_chunks} frames ({report.total_bytes} bytes) "
+                    "in this session",
                 )
-                await self._send_now(
-                    p.error_frame(
-                        "output_audio_dropped",
-                        f"slow reader: dropped {report.chunks} audio frames ({report.nbytes} "
-                        f"bytes); {report.total_chunks} frames ({report.total_bytes} bytes) "
-                        "in this session",
-                    )
-                )
-            if frame is None or not await self._send_now(frame):
-                return
+            )
+        return frame is not None and await self._send_now(frame)
 
     # ----------------------------------------------------------------- socket
 
