@@ -72,8 +72,9 @@ def process_settings() -> None:
     elif os.environ.get("BENCH_GC_FREEZE"):  # measured: startup objects out of full passes
         gc.collect()
         gc.freeze()
-    if os.environ.get("BENCH_GC_THRESHOLD"):  # first generation's threshold (default 700)
-        gc.set_threshold(int(os.environ["BENCH_GC_THRESHOLD"]), *gc.get_threshold()[1:])
+    if os.environ.get("BENCH_GC_THRESHOLD"):  # "young[,middle[,old]]" (default 700,10,10)
+        given = [int(v) for v in os.environ["BENCH_GC_THRESHOLD"].split(",")]
+        gc.set_threshold(*given, *gc.get_threshold()[len(given) :])
     at_exit = []
     profile_path = os.environ.get("BENCH_PROFILE")
     if profile_path:
@@ -117,11 +118,18 @@ def gc_pauses(path: str) -> Any:
     young = {g: 0 for g in range(3)}  # the most objects a pass of each generation walked
     started = [0.0]
     biggest: dict[str, int] = {}
+    middle: dict[str, int] = {}
 
     def callback(phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            walked = sum(len(gc.get_objects(g)) for g in range(info["generation"] + 1))
-            young[info["generation"]] = max(young[info["generation"]], walked)
+            generation = info["generation"]
+            walked = sum(len(gc.get_objects(g)) for g in range(generation + 1))
+            if generation == 1 and walked > young[1]:  # what the largest middle pass walks
+                from collections import Counter
+
+                middle.clear()
+                middle.update(Counter(_kind(o) for g in (0, 1) for o in gc.get_objects(g)))
+            young[generation] = max(young[generation], walked)
             started[0] = perf_counter()
             return
         took = perf_counter() - started[0]
@@ -147,6 +155,7 @@ def gc_pauses(path: str) -> Any:
             "gens": totals,
             "most_walked": young,
             "full_pass_walked": top,
+            "middle_pass_walked": sorted(middle.items(), key=lambda kv: -kv[1])[:40],
         }
         Path(path).write_text(json.dumps(report))
 

@@ -297,6 +297,8 @@ class RealtimeApp:
         queue: Any,
         config: Mapping[str, Any] | None = None,
         state: Any = None,
+        *,
+        event_sink: Callable[[RealtimeEvent], bool] | None = None,
     ) -> AsyncGenerator[RealtimeEvent, None]:
         """Run one live session: yields events until the session ends.
 
@@ -307,9 +309,18 @@ class RealtimeApp:
         ...). ``state`` fills ``{field}`` placeholders of the system prompt. The first
         event is ``session_started``, the last ``session_ended``. Bad arguments raise
         before the session starts.
+
+        ``event_sink`` is for servers that forward events without a task hop (the
+        bridge writes model audio straight to its socket): while this generator waits
+        with nothing queued, each new event is offered to ``event_sink(event)`` from the
+        session's own task, and an event for which it returns True is not yielded. It
+        must not block or raise; events it declines come through the generator, in order.
         """
+        if event_sink is not None and not callable(event_sink):
+            raise TypeError(f"event_sink must be callable, got {type(event_sink).__name__}")
         session = self._new_session(queue, config, state)
         self._sessions.add(session)
+        session.out.sink = event_sink
         try:
             # drains the session's buffer directly (no inner generator per event)
             session.start()

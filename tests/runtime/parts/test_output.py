@@ -90,3 +90,48 @@ def test_an_unbounded_stream_is_never_full_and_a_bad_limit_is_refused() -> None:
     assert not out.full
     with pytest.raises(ValueError, match="at least 1"):
         OutputStream(limit=0)
+
+
+async def test_the_sink_takes_events_only_while_the_consumer_waits_on_an_empty_stream() -> None:
+    out = OutputStream()
+    taken: list[object] = []
+    out.sink = lambda event: isinstance(event, AudioDeltaEvent) and not taken.append(event)
+    out.push(audio(1))  # nobody waits: queued, not offered
+    assert taken == []
+    assert out.next_ready() == audio(1)
+    waiter = out.wait()  # the consumer waits on an empty stream now
+    out.push(audio(2))  # taken by the sink: not queued, the consumer not woken
+    assert taken == [audio(2)] and len(out) == 0 and not waiter.done()
+    out.push(TurnCompleteEvent())  # declined: queued, and the consumer woken
+    assert waiter.done()
+    out.push(audio(3))  # something queued before it: queued behind, in order
+    assert taken == [audio(2)]
+    assert out.next_ready() == TurnCompleteEvent()
+    assert out.next_ready() == audio(3)
+
+
+async def test_a_failing_sink_is_dropped_and_its_event_still_delivered(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    out = OutputStream()
+
+    def broken(event: object) -> bool:
+        raise RuntimeError("boom")
+
+    out.sink = broken
+    out.wait()
+    out.push(audio(1))
+    assert out.sink is None
+    assert out.next_ready() == audio(1)
+    assert "the event sink failed" in caplog.text
+
+
+async def test_the_end_is_never_offered_to_the_sink() -> None:
+    out = OutputStream()
+    offered: list[object] = []
+    out.sink = lambda event: offered.append(event) or True
+    out.wait()
+    out.end()
+    assert offered == []
+    with pytest.raises(StopAsyncIteration):
+        out.next_ready()

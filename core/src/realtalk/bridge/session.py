@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 import uuid
@@ -131,6 +132,7 @@ class LiveSession:
         extensions = (getattr(websocket, "scope", None) or {}).get("extensions") or {}
         self._direct: Any = extensions.get(p.DIRECT_IO)  # realtalk api's shortcut, or None
         self._writer_busy = False  # the writer holds a frame it has not written yet
+        self._out_rate: int | None = None  # of the audio frames, as last announced
 
     # ----------------------------------------------------------------- public
 
@@ -268,7 +270,11 @@ class LiveSession:
         config: dict[str, Any] = {"thread_id": self.thread_id, **request.overrides}
         if self.principal.user_id is not None:
             config["user_id"] = self.principal.user_id
-        events = self.app.arealtime(queue, config)
+        arealtime: Any = self.app.arealtime
+        if _takes_event_sink(self.app):  # audio written from the session's own task
+            events = arealtime(queue, config, event_sink=self._take_event)
+        else:
+            events = arealtime(queue, config)
         pump = asyncio.create_task(self._pump(events), name="realtalk-bridge-pump")
         writer = asyncio.create_task(self._writer(), name="realtalk-bridge-writer")
         try:
@@ -400,16 +406,24 @@ class LiveSession:
                         ("slow_consumer", "error events piled up unread"),
                     ) from None
 
+    def _take_event(self, event: Any) -> bool:
+        """The runtime's event sink: audio at the announced rate, written at once when
+        `_write_now` can; anything else comes through the pump."""
+        return (
+            type(event) is AudioDeltaEvent
+            and event.sample_rate == self._out_rate
+            and self._write_now(event.data)
+        )
+
     async def _pump(self, events: AsyncIterator[Any]) -> None:
-        rate: int | None = None
         try:
             async for event in events:
                 if isinstance(event, AudioDeltaEvent):
                     if len(self.sendq) >= self.sendq.max_frames:
                         await asyncio.sleep(0)  # a burst, not a slow reader: let the writer run
-                    if event.sample_rate != rate:
-                        rate = event.sample_rate
-                        self.sendq.put(p.audio_format_frame(rate))
+                    if event.sample_rate != self._out_rate:
+                        self._out_rate = event.sample_rate
+                        self.sendq.put(p.audio_format_frame(event.sample_rate))
                     if not self._write_now(event.data):
                         self.sendq.put(event.data)
                     continue
@@ -542,6 +556,15 @@ class LiveSession:
                         await self.ws.send({"type": "websocket.close", **close})
                     else:
                         await self.ws.close(closed.code, closed.reason)
+
+
+def _takes_event_sink(app: Any) -> bool:
+    """Whether ``app.arealtime`` takes ``event_sink`` (`RealtimeApp` does; a custom app
+    need not)."""
+    try:
+        return "event_sink" in inspect.signature(app.arealtime).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
 
 
 async def _cancel(*tasks: asyncio.Task[None]) -> None:

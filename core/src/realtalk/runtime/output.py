@@ -7,12 +7,19 @@ stream is bounded for the one producer that can outrun any consumer, the provide
 ``limit`` events are waiting, the receive loop stops reading from the provider
 (`wait_room()`) until the consumer has taken half of them. Nothing is
 dropped and memory stays bounded; the provider connection's own buffers take the rest.
+
+A consumer that can handle an event without its own task (a server writing audio to a
+socket) may attach a ``sink``: while the consumer waits with nothing queued, `push()`
+offers each event to it first, and an event it takes is not queued. Order holds: the
+sink is only offered an event when everything before it has already been taken.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from ..events import RealtimeEvent
@@ -22,6 +29,7 @@ DEFAULT_OUTPUT_LIMIT = 512
 the provider (about 25-50 s of model audio at the chunk sizes providers send)."""
 
 _END = object()
+log = logging.getLogger("realtalk.runtime")
 
 
 class OutputStream:
@@ -38,6 +46,8 @@ class OutputStream:
         self._waiter: asyncio.Future[None] | None = None  # the consumer, found it empty
         self._room: asyncio.Future[None] | None = None  # the provider reader, found it full
         self._ended = False
+        self.sink: Callable[[RealtimeEvent], bool] | None = None
+        """Offered each event while the consumer waits on an empty stream; True: taken."""
 
     def __len__(self) -> int:
         return len(self.items)
@@ -48,7 +58,21 @@ class OutputStream:
         return self.limit is not None and len(self.items) >= self.limit
 
     def push(self, item: RealtimeEvent) -> None:
-        """Append one event; wakes the consumer if it waits (one wake-up per batch)."""
+        """Append one event; wakes the consumer if it waits (one wake-up per batch).
+
+        While the consumer waits on an empty stream, the `sink` (if any) may take the
+        event instead: nothing is queued and nobody is woken."""
+        sink = self.sink
+        if sink is not None and not self.items and self._waiter is not None:
+            try:
+                if sink(item):
+                    return
+            except Exception:  # a broken sink must not end the session: stop using it
+                log.exception("the event sink failed; events go through the stream now")
+                self.sink = None
+        self._append(item)
+
+    def _append(self, item: Any) -> None:
         self.items.append(item)
         waiter = self._waiter
         if waiter is not None:
@@ -60,7 +84,8 @@ class OutputStream:
         """Mark the end of the stream (after every event pushed so far)."""
         if not self._ended:
             self._ended = True
-            self.push(_END)  # type: ignore[arg-type]
+            self.sink = None
+            self._append(_END)
 
     def next_ready(self) -> RealtimeEvent | None:
         """The next event, or None when none is waiting.
