@@ -11,7 +11,8 @@ Usage: ``python _bridge_server.py PORT SESSIONS CHUNKS [--workers N] [--loop L] 
 * ``--workers N`` (N >= 1): the public ``realtalk api --workers N --loop L`` on a
   ``realtalk.json`` naming this module's ``agent``; N > 1 runs N worker processes.
 
-Environment switches (read in every serving process): ``BENCH_FAKE_SEND_YIELDS=1``
+Environment switches (read in every serving process): ``BENCH_MODEL=echo`` (the
+`EchoModel` double instead of the scripted FakeProvider), ``BENCH_FAKE_SEND_YIELDS=1``
 (the FakeProvider yields to the loop once per send, as in tests, instead of returning at
 once as a socket with room in its buffer does), ``BENCH_NO_GC=1`` (collector off,
 a diagnosis), ``BENCH_GC_FREEZE=1`` (startup objects frozen), ``BENCH_PROFILE=path``
@@ -35,8 +36,82 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
+class EchoModel:
+    """The ``--model echo`` double: each 100 ms of 16 kHz input is answered with 100 ms of
+    24 kHz audio, like the scripted FakeProvider, with no script to play (no matchers, no
+    records, one event built per answer): what is left is the bridge's and the runtime's
+    own cost. A ``realtalk.provider.Provider``; its sends return at once, as a socket's."""
+
+    name = "echo-bench"
+
+    def __init__(self) -> None:
+        from realtalk.provider import ProviderCapabilities
+
+        self.capabilities = ProviderCapabilities()
+
+    async def connect(self, setup: Any) -> EchoConnection:
+        return EchoConnection()
+
+
+class EchoConnection:
+    ANSWER = bytes(4800)  # 100 ms of 24 kHz PCM16
+    PER_ANSWER = 3200  # bytes of 16 kHz PCM16 input per answer
+
+    def __init__(self) -> None:
+        from collections import deque
+
+        from realtalk.events import AudioDeltaEvent
+
+        self._event = AudioDeltaEvent
+        self._ready: deque[Any] = deque()
+        self._wake: Any = None
+        self._pending = 0
+        self._closed = False
+
+    async def send(self, item: Any) -> None:
+        data = getattr(item, "data", None)
+        if data is None or getattr(item, "kind", "") != "audio":
+            return
+        self._pending += len(data)
+        while self._pending >= self.PER_ANSWER:
+            self._pending -= self.PER_ANSWER
+            self._ready.append(self._event(data=self.ANSWER, sample_rate=24000))
+            self._wakeup()
+
+    async def send_tool_result(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def _wakeup(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None and not wake.done():
+            wake.set_result(None)
+
+    async def events(self) -> Any:
+        import asyncio
+
+        from realtalk.provider import DisconnectKind, ProviderDisconnected
+
+        loop = asyncio.get_running_loop()
+        while True:
+            while self._ready:
+                yield self._ready.popleft()
+            if self._closed:
+                raise ProviderDisconnected(DisconnectKind.CLOSED, code=1000, reason="closed")
+            self._wake = loop.create_future()
+            await self._wake
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wakeup()
+
+
 def compiled_agent(sessions: int, chunks: int) -> Any:
     from realtalk import AudioAgent, RealtimeConfig
+
+    if os.environ.get("BENCH_MODEL") == "echo":
+        return AudioAgent(
+            "echo-model", realtime_config=RealtimeConfig(model="echo-model"), provider=EchoModel()
+        ).compile()
     from realtalk_testing import FakeProvider
     from realtalk_testing.script import emit, expect
 

@@ -9,6 +9,8 @@ until the server's ``turnComplete``, appending every received chunk's latency (n
   ``send_realtime_input``).
 * ``realtalk``: ``AudioAgent(...).compile().arealtime(queue, ...)`` on default settings.
 * ``realtalk_sdk_path``: the same with ``audio_fast_path=False``.
+* ``realtalk_sink``: ``realtalk`` taking audio with ``arealtime(..., event_sink=...)``,
+  in the session's receive task, as a server forwarding audio to a socket does.
 
 Imports happen inside the clients so a script (or a peer's virtual environment) that
 lacks one package can still run the others.
@@ -176,6 +178,7 @@ async def realtalk_session(
     lat: list[int],
     thread: str = "bench",
     fast: bool = True,
+    sink: bool = False,
 ) -> int:
     """One realtalk session until the server's turn completes; returns chunks."""
     from realtalk import LiveInputQueue
@@ -189,8 +192,17 @@ async def realtalk_session(
         async for _ in ticks():
             queue.send_audio(h.stamped(h.IN_CHUNK), h.IN_RATE)
 
+    def take(event: Any) -> bool:  # from the receive task, while the loop below waits
+        nonlocal chunks
+        if type(event) is not AudioDeltaEvent:
+            return False
+        lat.append(time.monotonic_ns() - h.stamp_of(event.data))
+        chunks += 1
+        return True
+
+    options: dict[str, Any] = {"event_sink": take} if sink else {}
     task = asyncio.create_task(sender()) if send else None
-    async for event in app.arealtime(queue, {"thread_id": thread}):
+    async for event in app.arealtime(queue, {"thread_id": thread}, **options):
         if isinstance(event, AudioDeltaEvent):
             lat.append(time.monotonic_ns() - h.stamp_of(event.data))
             chunks += 1
@@ -209,12 +221,18 @@ async def realtalk_sdk_path_session(http_options: dict[str, Any], **kwargs: Any)
     return await realtalk_session(http_options, fast=False, **kwargs)
 
 
+async def realtalk_sink_session(http_options: dict[str, Any], **kwargs: Any) -> int:
+    """realtalk reading audio through ``event_sink`` (no task hop per received chunk)."""
+    return await realtalk_session(http_options, sink=True, **kwargs)
+
+
 Runner = Callable[..., Coroutine[Any, Any, int]]
 CLIENTS: dict[str, Runner] = {
     "floor": floor_session,
     "raw": raw_session,
     "realtalk": realtalk_session,
     "realtalk_sdk_path": realtalk_sdk_path_session,
+    "realtalk_sink": realtalk_sink_session,
 }
 
 

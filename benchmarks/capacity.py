@@ -24,9 +24,11 @@ does on the same cores.
 mode only) pick the bridge's event loop and protocol; ``--no-gc`` / ``--gc-freeze`` run
 the bridge with the collector off (a diagnosis) or its startup objects frozen;
 ``BENCH_PROFILE=/tmp/p`` profiles each bridge process (CPU time) into ``/tmp/p.<pid>``;
-``--pin`` runs the bridge (all its workers) on one core and the load generator on another
-with ``taskset -c``, so the held level is the bridge's own per core (falls back, printed,
-without ``taskset`` or a second core).
+``--model echo`` puts a minimal model double in the bridge instead of the scripted
+FakeProvider (whose matching is a sixth of the bridge's CPU), so the figure is the
+bridge's and the runtime's own; ``--pin`` runs the bridge (all its workers) on one core
+and the load generator on another with ``taskset -c``, so the held level is the bridge's
+own per core (falls back, printed, without ``taskset`` or a second core).
 """
 
 from __future__ import annotations
@@ -231,6 +233,8 @@ class Bridge:
     def __init__(self, sessions: int, chunks: int, opts: dict[str, Any]) -> None:
         self.port = free_port()
         env = dict(os.environ)
+        if opts["model"] == "echo":
+            env["BENCH_MODEL"] = "echo"
         if opts["gc"] == "off":
             env["BENCH_NO_GC"] = "1"
         elif opts["gc"] == "freeze":
@@ -402,6 +406,8 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
         f"bridge: {mode}; load generator: one process, {opts['client_loop']} event loop, "
         f"its collector {collector}"
     )
+    doubles = {"fake": "FakeProvider (scripted, matches every chunk)", "echo": "EchoModel"}
+    print(f"model double: {doubles[opts['model']]}")
     if opts["gc"] == "off":
         print("diagnosis: the bridge processes run with the garbage collector disabled")
     elif opts["gc"] == "freeze":
@@ -480,6 +486,14 @@ if __name__ == "__main__":
         help="the bridge on one core and the load generator on another (taskset -c); "
         "sessions per bridge core is then the held level itself",
     )
+    p.add_argument(
+        "--model",
+        default="fake",
+        choices=["fake", "echo"],
+        help="the model double inside the bridge: fake (the scripted FakeProvider, matching "
+        "every chunk) or echo (a minimal double answering each chunk: the bridge's and the "
+        "runtime's own cost)",
+    )
     args = p.parse_args()
     factory, loop_name = client_loop()
     options = {
@@ -490,6 +504,7 @@ if __name__ == "__main__":
         "ws": args.ws,
         "client_loop": loop_name,
         "pin": args.pin,
+        "model": args.model,
     }
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main(args.quick, options, args.levels))
