@@ -472,9 +472,10 @@ class LiveSession:
             ) from None
 
     def _write_now(self, frame: bytes) -> bool:
-        """Write an audio frame from the pump itself (`DIRECT_IO`) when nothing is queued
-        or held before it (a drop report included: the writer takes it with the frame
-        after the drop) and the socket has room: no wake-up of the writer task."""
+        """Write an audio frame at once (`DIRECT_IO`), from the pump or the runtime's
+        receive task (`_take_event`), when nothing is queued or held before it (a drop
+        report included: the writer takes it with the frame after the drop) and the
+        socket has room: no wake-up of the writer task."""
         direct = self._direct
         return (
             direct is not None
