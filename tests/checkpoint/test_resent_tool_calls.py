@@ -3,10 +3,12 @@ within a session (after a reconnect) and across a restart, and never run twice."
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
 
 from realtalk import AudioAgent, LiveInputQueue, RealtimeConfig, ReconnectConfig
+from realtalk.checkpoint import InMemoryCheckpointer
 from realtalk.checkpoint.base import Checkpointer
 from realtalk.runtime import ManualClock
 from realtalk_testing import FakeProvider, emit, end, expect
@@ -98,3 +100,55 @@ async def test_resent_call_ids_are_answered_after_a_restart(
     )
     await run(second, make_checkpointer(durable_backend), ran, config["thread_id"])
     assert ran == ["charge 7"]
+
+
+class SlowMarks(InMemoryCheckpointer):
+    """Holds the first "delivered" mark until ``gate`` opens: a slow database write after
+    the result went out (PostgreSQL under load), so the tool's report is still running
+    when the connection drops and the provider asks again on the next one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.marks = 0
+
+    async def aledger_mark_delivered(self, config: dict[str, Any], call_id: str) -> None:
+        self.marks += 1
+        if self.marks == 1:
+            await self.gate.wait()
+        await super().aledger_mark_delivered(config, call_id)
+
+
+async def test_a_call_resent_while_its_first_report_still_finishes_is_answered_again() -> None:
+    ran: list[str] = []
+    fake = FakeProvider(
+        [
+            [
+                emit.session_update("h1"),
+                emit.tool_call("pay", "charge_card", {"amount": 5}),
+                expect.tool_result("pay", result="charged 5"),
+                end.drop(),  # the answer went out; its "delivered" mark is still being written
+            ],
+            [
+                expect.connect(handle="h1"),
+                emit.tool_call("pay", "charge_card", {"amount": 5}),
+                expect.tool_result("pay", result="charged 5"),
+                emit.turn_complete(),
+                expect.close(),
+            ],
+        ]
+    )
+    checkpointer = SlowMarks()
+    agent = AudioAgent(
+        MODEL, realtime_config=INSTANT, tools=tools(ran), provider=fake, tool_timeout=None
+    )
+    app = agent.compile(checkpointer=checkpointer, clock=ManualClock(auto_advance=True))
+    queue = LiveInputQueue()
+    async with asyncio.timeout(30):  # a guard: the bug left the second connection unanswered
+        async for event in app.arealtime(queue, {"thread_id": "slow-marks"}):
+            if event.type == "turn_complete":
+                checkpointer.gate.set()  # the second answer came: let the first mark finish
+                queue.close()
+    fake.assert_done()
+    assert ran == ["charge 5"]
+    assert checkpointer.marks == 2  # the first mark was still held when the second came

@@ -64,7 +64,24 @@ class ToolDispatcher:
         call_id, name, args = event.id, event.name, dict(event.args)
         self._names.setdefault(call_id, name)
         if self.runner.has(call_id):
-            return  # the same call again while it runs: its answer is on the way
+            if self._answered_elsewhere(call_id):
+                # Its answer went out on an earlier connection and its report is still
+                # being finished (a slow "delivered" write): answer this connection too.
+                await self._on_repeated(call_id, name)
+            # else asked again while it runs (its answer comes here), or answered here
+            return
+        await self._claim(event, call_id, name, args)
+
+    def _answered_elsewhere(self, call_id: str) -> bool:
+        """True when the call's outcome was delivered, but not on the current connection."""
+        return (
+            call_id not in self.runner.running
+            and call_id in self._answered
+            and self._answered[call_id] != self.link.gen
+        )
+
+    async def _claim(self, event: ToolCallEvent, call_id: str, name: str, args: Any) -> None:
+        """A call not running now: run it if the ledger has never seen it."""
         try:
             fresh = await self.store.ledger_start(call_id, name, args)
         except Exception as exc:
