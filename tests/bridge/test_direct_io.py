@@ -17,6 +17,7 @@ import pytest
 
 from realtalk import AudioAgent
 from realtalk.bridge import BridgeConfig
+from realtalk.bridge.session import LiveSession
 from realtalk.bridge.wsprotocol import DirectIO
 from realtalk.inputs import AudioInput, TextInput
 from realtalk_testing import FakeProvider, emit, expect
@@ -174,3 +175,30 @@ async def test_both_protocols_serve_the_same_session(stock: bool) -> None:
         await ws.send(json.dumps({"type": "close"}))
         await recv_until(ws, lambda e: e["type"] == "session_ended")
     fake.assert_done()
+
+
+async def test_a_failing_shortcut_is_turned_off_and_the_frame_still_arrives(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(self: LiveSession, data: Any) -> bool:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(LiveSession, "_take_audio", broken)
+    script = [
+        expect.audio(min_bytes=2 * len(CHUNK)),
+        emit.audio(data=OUT),
+        emit.turn_complete(),
+        expect.close(),
+    ]
+    app, fake = agent(script)
+    async with bridge_server(app) as addr, connect(live_url(addr)) as ws:
+        await ws.send("{}")
+        assert (await recv_json(ws))["type"] == "session_started"
+        await ws.send(CHUNK)
+        await ws.send(CHUNK)
+        _, audio = await recv_until(ws, lambda e: e["type"] == "turn_complete")
+        await ws.send(json.dumps({"type": "close"}))
+        await recv_until(ws, lambda e: e["type"] == "session_ended")
+    fake.assert_done()
+    assert audio == [OUT]
+    assert caplog.text.count("the binary frame shortcut failed") == 1  # then it is off

@@ -26,6 +26,7 @@ no ASGI message and no wake-up of the session's reader or writer task; anything 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,7 @@ from websockets.frames import Close, CloseCode, Frame, Opcode
 from . import protocol as p
 
 URGENT = p.URGENT_SEND
+log = logging.getLogger("realtalk.bridge")
 
 BinaryHandler = Callable[[Any], bool]
 """Takes a binary frame's payload; False leaves the frame to the ASGI queue."""
@@ -87,14 +89,13 @@ class BridgeWebSocketProtocol(WebSocketsSansIOProtocol):
 
     def handle_bytes(self, event: Frame) -> None:
         handler = self.binary_handler
-        if (
-            handler is not None
-            and event.fin
-            and not self.close_sent
-            and self.queue.empty()
-            and handler(event.data)
-        ):
-            return
+        if handler is not None and event.fin and not self.close_sent and self.queue.empty():
+            try:
+                if handler(event.data):
+                    return
+            except Exception:  # a bug in the shortcut: the ASGI way reports it as usual
+                log.exception("the binary frame shortcut failed; it is off now")
+                self.binary_handler = None
         super().handle_bytes(event)
 
     def handle_parser_exception(self) -> None:
