@@ -32,19 +32,19 @@ class Counts:
     """How often each shortcut was taken (True) or declined (False)."""
 
     def __init__(self) -> None:
-        self.writes: list[bool] = []
+        self.writes: list[tuple[type, bool]] = []  # (str or bytes, written at once)
         self.takes: list[bool] = []
 
 
 @pytest.fixture
 def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
     seen = Counts()
-    write_binary = DirectIO.write_binary
+    write = DirectIO.write
     take_binary = DirectIO.take_binary
 
-    def counted_write(self: DirectIO, data: bytes) -> bool:
-        done = write_binary(self, data)
-        seen.writes.append(done)
+    def counted_write(self: DirectIO, data: str | bytes) -> bool:
+        done = write(self, data)
+        seen.writes.append((type(data), done))
         return done
 
     def counted_take(self: DirectIO, handler: Any) -> None:
@@ -59,7 +59,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counts]:
 
         take_binary(self, counted)
 
-    monkeypatch.setattr(DirectIO, "write_binary", counted_write)
+    monkeypatch.setattr(DirectIO, "write", counted_write)
     monkeypatch.setattr(DirectIO, "take_binary", counted_take)
     yield seen
 
@@ -108,7 +108,9 @@ async def test_audio_skips_the_asgi_queue_and_the_writer_and_arrives_whole_in_or
     # every chunk took both shortcuts (nothing queued, the socket had room), but the
     # first answer, which waits behind the audio_format frame the writer task sends
     assert counts.takes.count(True) == len(chunks)
-    assert counts.writes == [True] * (len(chunks) - 1)
+    assert [done for kind, done in counts.writes if kind is bytes] == [True] * (len(chunks) - 1)
+    # and the events (turn_complete after each answer) were written by the pump itself
+    assert [done for kind, done in counts.writes if kind is str].count(True) >= len(chunks)
 
 
 async def test_a_text_frame_parsed_with_audio_behind_it_keeps_its_place(counts: Counts) -> None:

@@ -431,8 +431,10 @@ class LiveSession:
                     self.sendq.flush_audio()
                 elif isinstance(event, ErrorEvent) and event.fatal:
                     self._failed(event.code)
-                self.sendq.put(event_to_json(event))
-                await self._backpressure()
+                frame = event_to_json(event)
+                if not self._write_now(frame):
+                    self.sendq.put(frame)
+                    await self._backpressure()
         except SlowConsumer as exc:
             self.abort(p.CLOSE_SLOW_CONSUMER, "client not reading", ("slow_consumer", str(exc)))
         except (ValueError, TypeError) as exc:  # refused arguments (e.g. an unknown model)
@@ -471,11 +473,11 @@ class LiveSession:
                 f"{self.limits.slow_consumer_timeout:g} s"
             ) from None
 
-    def _write_now(self, frame: bytes) -> bool:
-        """Write an audio frame at once (`DIRECT_IO`), from the pump or the runtime's
-        receive task (`_take_event`), when nothing is queued or held before it (a drop
-        report included: the writer takes it with the frame after the drop) and the
-        socket has room: no wake-up of the writer task."""
+    def _write_now(self, frame: Frame) -> bool:
+        """Write a frame at once (`DIRECT_IO`), from the pump or the runtime's receive
+        task (`_take_event`), when nothing is queued or held before it (a drop report
+        included: the writer takes it with the frame after the drop) and the socket has
+        room: no wake-up of the writer task."""
         direct = self._direct
         return (
             direct is not None
@@ -483,7 +485,7 @@ class LiveSession:
             and not self.sendq
             and not self._closed
             and not self._client_gone
-            and direct.write_binary(frame)
+            and direct.write(frame)
         )
 
     async def _writer(self) -> None:

@@ -18,7 +18,7 @@ Two gaps of the stock protocol (``websockets`` sans-I/O) are closed here:
 
 And one shortcut (`DirectIO`, offered as the ASGI extension ``DIRECT_IO``): a session
 may take binary frames in the protocol's own callback while nothing waits in the ASGI
-queue, and write an audio frame at once while the socket has room. Each chunk then costs
+queue, and write a frame at once while the socket has room. Each chunk then costs
 no ASGI message and no wake-up of the session's reader or writer task; anything else
 (text frames, a full socket, a frame the session declines) takes the ASGI path, in order.
 """
@@ -56,9 +56,10 @@ class DirectIO:
         (so nothing received earlier is still unread); ``None`` stops it."""
         self._protocol.binary_handler = handler
 
-    def write_binary(self, data: bytes) -> bool:
-        """Write one binary frame now; False (nothing written) when the socket is full,
-        the connection is closing or the handshake is not done: send it the ASGI way."""
+    def write(self, data: str | bytes) -> bool:
+        """Write one frame now (text for a str, binary for bytes); False (nothing written)
+        when the socket is full, the connection is closing or the handshake is not done:
+        send it the ASGI way."""
         protocol = self._protocol
         if (
             not protocol.handshake_complete
@@ -68,7 +69,10 @@ class DirectIO:
         ):
             return False
         try:
-            protocol.conn.send_binary(data)
+            if isinstance(data, str):
+                protocol.conn.send_text(data.encode())
+            else:
+                protocol.conn.send_binary(data)
         except InvalidState:
             return False
         protocol.transport.write(b"".join(protocol.conn.data_to_send()))
