@@ -11,7 +11,8 @@ Usage: ``python _bridge_server.py PORT SESSIONS CHUNKS [--workers N] [--loop L] 
 * ``--workers N`` (N >= 1): the public ``realtalk api --workers N --loop L`` on a
   ``realtalk.json`` naming this module's ``agent``; N > 1 runs N worker processes.
 
-Environment switches (read in every serving process): ``BENCH_MODEL=echo`` (the
+Environment switches (read in every serving process): ``BENCH_WS_COMPRESSION=1``
+(``realtalk api`` accepts permessage-deflate), ``BENCH_MODEL=echo`` (the
 `EchoModel` double instead of the scripted FakeProvider), ``BENCH_FAKE_SEND_YIELDS=1``
 (the FakeProvider yields to the loop once per send, as in tests, instead of returning at
 once as a socket with room in its buffer does), ``BENCH_NO_GC=1`` (collector off,
@@ -36,6 +37,20 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 
 
+def speech_chunk(nbytes: int = 4800) -> bytes:
+    """``nbytes`` of real speech (PCM16 from realtalk-testing's bundled question): what a
+    model answers with, so a server that compresses (permessage-deflate) pays what it
+    would for real audio, not for silence."""
+    import wave
+    from importlib.resources import files
+
+    source = files("realtalk_testing") / "audio" / "question_16k.wav"
+    with source.open("rb") as f, wave.open(f) as w:
+        pcm = w.readframes(w.getnframes())
+    middle = len(pcm) // 2 // 2 * 2
+    return pcm[middle : middle + nbytes]
+
+
 class EchoModel:
     """The ``--model echo`` double: each 100 ms of 16 kHz input is answered with 100 ms of
     24 kHz audio, like the scripted FakeProvider, with no script to play (no matchers, no
@@ -54,7 +69,7 @@ class EchoModel:
 
 
 class EchoConnection:
-    ANSWER = bytes(4800)  # 100 ms of 24 kHz PCM16
+    ANSWER = speech_chunk()  # 100 ms of 24 kHz PCM16
     PER_ANSWER = 3200  # bytes of 16 kHz PCM16 input per answer
 
     def __init__(self) -> None:
@@ -115,7 +130,7 @@ def compiled_agent(sessions: int, chunks: int) -> Any:
     from realtalk_testing import FakeProvider
     from realtalk_testing.script import emit, expect
 
-    out = bytes(4800)  # 100 ms of 24 kHz PCM16
+    out = speech_chunk()  # 100 ms of 24 kHz PCM16
     steps: list[object] = []
     for _ in range(chunks):
         steps += [expect.audio(min_bytes=3200), emit.audio(data=out)]
@@ -287,6 +302,8 @@ def serve_api(port: int, sessions: int, chunks: int, workers: int, loop: str) ->
         "agent": "_bridge_server:agent",
         "limits": {"max_sessions": per_worker, "idle_timeout": 600, "shutdown_grace": 0},
     }
+    if os.environ.get("BENCH_WS_COMPRESSION"):  # accept permessage-deflate (default: off)
+        config["websocket_compression"] = True
     os.environ.update(BENCH_SESSIONS=str(sessions), BENCH_CHUNKS=str(chunks))
     sys.path.insert(0, str(HERE))  # the workers import this module as the agent's module
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,10 +24,12 @@ does on the same cores.
 mode only) pick the bridge's event loop and protocol; ``--no-gc`` / ``--gc-freeze`` run
 the bridge with the collector off (a diagnosis) or its startup objects frozen;
 ``BENCH_PROFILE=/tmp/p`` profiles each bridge process (CPU time) into ``/tmp/p.<pid>``;
-``--model echo`` puts a minimal model double in the bridge instead of the scripted
-FakeProvider (whose matching is a sixth of the bridge's CPU), so the figure is the
-bridge's and the runtime's own; ``--pin`` runs the bridge (all its workers) on one core
-and the load generator on another with ``taskset -c``, so the held level is the bridge's
+``--client-deflate`` makes every client offer permessage-deflate as browsers do (the
+server then compresses what it sends, unless it declines); ``--model echo`` puts a
+minimal model double in the bridge instead of the scripted FakeProvider (whose matching
+is a sixth of the bridge's CPU), so the figure is the bridge's and the runtime's own;
+``--pin`` runs the bridge (all its workers) on one core and the load generator on
+another with ``taskset -c``, so the held level is the bridge's
 own per core (falls back, printed, without ``taskset`` or a second core).
 """
 
@@ -75,6 +77,9 @@ def _frame(opcode: int, payload: bytes) -> bytes:
 
 
 FAILURES: dict[str, int] = {}  # why -> sessions, per level
+CLIENT = {"offer_deflate": False, "deflated": 0}  # --client-deflate; sessions that got it
+BROWSER_OFFER = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+"""What Chrome and Firefox offer on every WebSocket: the server may then compress."""
 OVERRIDES = _frame(0x1, b"{}")
 CHUNK = _frame(0x2, bytes(h.IN_CHUNK))
 CLOSE = _frame(0x8, (1000).to_bytes(2, "big"))
@@ -110,6 +115,8 @@ class Session(asyncio.Protocol):
             if not buf.startswith(b"HTTP/1.1 101"):
                 self._end(False, "handshake refused")
                 return
+            if b"permessage-deflate" in buf[:end].lower():
+                CLIENT["deflated"] += 1  # frames may now come compressed (RSV1): counted as is
             del buf[: end + 4]
             self.open = True
             self.transport.write(OVERRIDES)
@@ -178,7 +185,7 @@ async def run_session(
     request = (
         f"GET /v1/graph/live HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n"
+        f"Sec-WebSocket-Version: 13\r\n{BROWSER_OFFER if CLIENT['offer_deflate'] else ''}\r\n"
     ).encode()
     loop = asyncio.get_running_loop()
     try:
@@ -408,6 +415,8 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
     )
     doubles = {"fake": "FakeProvider (scripted, matches every chunk)", "echo": "EchoModel"}
     print(f"model double: {doubles[opts['model']]}")
+    if CLIENT["offer_deflate"]:
+        print("clients offer permessage-deflate (as browsers do)")
     if opts["gc"] == "off":
         print("diagnosis: the bridge processes run with the garbage collector disabled")
     elif opts["gc"] == "freeze":
@@ -420,7 +429,10 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
     per_min: list[float] = []
     for n in levels:
         FAILURES.clear()
+        CLIENT["deflated"] = 0
         r = await level(n, chunks, opts)
+        if CLIENT["offer_deflate"]:
+            r["compressed_sessions"] = CLIENT["deflated"]
         if FAILURES:
             print(f"failed sessions: {FAILURES}", file=sys.stderr)
         h.row(f"{n} sessions", **r, load_avg_1m=os.getloadavg()[0])
@@ -487,6 +499,12 @@ if __name__ == "__main__":
         "sessions per bridge core is then the held level itself",
     )
     p.add_argument(
+        "--client-deflate",
+        action="store_true",
+        help="offer permessage-deflate in every handshake, as browsers do (the client sends "
+        "uncompressed frames and counts received ones without inflating them)",
+    )
+    p.add_argument(
         "--model",
         default="fake",
         choices=["fake", "echo"],
@@ -495,6 +513,7 @@ if __name__ == "__main__":
         "runtime's own cost)",
     )
     args = p.parse_args()
+    CLIENT["offer_deflate"] = args.client_deflate
     factory, loop_name = client_loop()
     options = {
         "loadgen_gc": args.loadgen_gc,

@@ -105,7 +105,11 @@ async def bridge_server(
     and shortcuts), or uvicorn's own (``stock_protocol``: as under another server)."""
     config = config or BridgeConfig()
     asgi = create_app(config, app=app, **create)
-    options = {} if stock_protocol else uvicorn_protocols(config.limits)
+    options = (
+        {}
+        if stock_protocol
+        else uvicorn_protocols(config.limits, compression=config.websocket_compression)
+    )
     async with serve(asgi, **options) as addr:
         yield addr
 

@@ -204,3 +204,31 @@ async def test_a_failing_shortcut_is_turned_off_and_the_frame_still_arrives(
     fake.assert_done()
     assert audio == [OUT]
     assert caplog.text.count("the binary frame shortcut failed") == 1  # then it is off
+
+
+@pytest.mark.parametrize("compression", [False, True], ids=["default", "websocket_compression"])
+async def test_permessage_deflate_is_declined_unless_configured(compression: bool) -> None:
+    """Browsers offer permessage-deflate on every WebSocket (so does this client)."""
+    config = BridgeConfig(websocket_compression=compression)
+    script = [expect.audio(min_bytes=len(CHUNK)), emit.audio(data=OUT), emit.turn_complete()]
+    app, _ = agent([*script, expect.close()])
+    async with bridge_server(app, config) as addr, connect(live_url(addr)) as ws:
+        offered = ws.request is not None and ws.request.headers.get("Sec-WebSocket-Extensions")
+        assert offered and "permessage-deflate" in offered
+        accepted = ws.response is not None and ws.response.headers.get("Sec-WebSocket-Extensions")
+        assert bool(accepted) is compression
+        await ws.send("{}")
+        assert (await recv_json(ws))["type"] == "session_started"
+        await ws.send(CHUNK)
+        _, audio = await recv_until(ws, lambda e: e["type"] == "turn_complete")
+        assert audio == [OUT]  # the same frames either way
+        await ws.send(json.dumps({"type": "close"}))
+        await recv_until(ws, lambda e: e["type"] == "session_ended")
+
+
+def test_realtalk_api_passes_the_compression_setting_to_uvicorn() -> None:
+    from realtalk.bridge.cli import _uvicorn_config
+
+    for compression in (False, True):
+        config = BridgeConfig(websocket_compression=compression)
+        assert _uvicorn_config(object(), config, "warning").ws_per_message_deflate is compression

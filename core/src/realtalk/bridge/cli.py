@@ -169,10 +169,13 @@ def tune_gc() -> None:
         gc.set_threshold(GC_YOUNG_THRESHOLD, *threshold[1:])
 
 
-def uvicorn_protocols(limits: LimitsConfig) -> dict[str, Any]:
+def uvicorn_protocols(limits: LimitsConfig, *, compression: bool = False) -> dict[str, Any]:
     """The uvicorn protocol settings of ``realtalk api``: connections bounded until their
     request head (`.handshake`), the WebSocket library's frame limit equal to
-    ``max_frame_bytes`` and the bridge's close guarantees (`.wsprotocol`)."""
+    ``max_frame_bytes``, the bridge's close guarantees and audio shortcut (`.wsprotocol`),
+    and permessage-deflate declined unless ``compression`` (`BridgeConfig.
+    websocket_compression`): browsers offer it on every WebSocket, and compressing PCM
+    audio doubled the bridge's CPU per session (docs/bridge.md, Compression)."""
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
     from .handshake import HandshakeGuard, guarded_http_protocol
@@ -183,6 +186,7 @@ def uvicorn_protocols(limits: LimitsConfig) -> dict[str, Any]:
         "http": guarded_http_protocol(AutoHTTPProtocol, guard),
         "ws": BridgeWebSocketProtocol,
         "ws_max_size": limits.max_frame_bytes,
+        "ws_per_message_deflate": compression,
     }
 
 
@@ -213,7 +217,7 @@ def _uvicorn_config(asgi: Any, config: BridgeConfig, log_level: str) -> Any:
         port=config.port,
         log_level=log_level,
         lifespan="on",
-        **uvicorn_protocols(config.limits),
+        **uvicorn_protocols(config.limits, compression=config.websocket_compression),
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=int(config.limits.shutdown_grace) + 10,

@@ -74,6 +74,10 @@ class BridgeConfig(BaseModel):
     """Per-session fields a client may set in its first frame."""
     tokens: TokensConfig = Field(default_factory=TokensConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
+    websocket_compression: bool = False
+    """Accept permessage-deflate when a client offers it (browsers always do). Off: PCM16
+    speech shrinks by about a quarter, and compressing it doubled the bridge's CPU per
+    session in the capacity benchmark (docs/bridge.md, Compression)."""
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
     """Directory that relative paths and agent modules are resolved against."""
 
