@@ -1083,3 +1083,14 @@ async def test_a_script_in_provider_options_survives_config_merging() -> None:
     assert types(await take(session, 1)) == ["turn_complete"]
     await session.close()
     provider.assert_done()
+
+
+@pytest.mark.parametrize("yield_on_send", [True, False])
+async def test_send_yields_to_the_loop_unless_told_not_to(yield_on_send: bool) -> None:
+    fake = FakeProvider([expect.audio(min_seconds=1)], yield_on_send=yield_on_send)
+    session = await fake.connect(setup_for())
+    ran = asyncio.Event()
+    asyncio.get_running_loop().call_soon(ran.set)  # runs at the loop's next turn
+    await session.send(audio())
+    assert ran.is_set() is yield_on_send  # False: returned without giving the loop a turn
+    assert fake.sessions[0].record.audio_chunks == 1
