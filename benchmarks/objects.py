@@ -1,0 +1,101 @@
+"""Objects per live session, and what each session leaves for the collector: realtalk
+against the floor client, through ``_clients.py`` against the real-time Gemini server.
+
+The collector's passes walk every tracked object, so the objects a session keeps alive
+set how long each pass stalls every session in the process (docs/benchmarks.md, many
+sessions). Two figures per client:
+
+* ``per_session``: tracked objects alive per streaming session (``gc.get_objects()``
+  with N sessions streaming, minus the same before they started), with the kinds that
+  differ most;
+* ``cyclic_per_session``: objects only the collector can free (reference cycles) once the
+  sessions ended, counted with ``gc.DEBUG_SAVEALL`` and the collector off while they ran.
+
+``uv run python benchmarks/objects.py`` (40 sessions, 3 s each) or ``--quick``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections import Counter
+from typing import Any
+
+import _harness as h
+from _clients import CLIENTS, session_kwargs
+
+CLIENT_NAMES = ("floor", "realtalk")
+
+
+def kinds() -> Counter[str]:
+    return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+
+
+def sessions_of(
+    name: str, server: h.StreamServer, count: int, chunks: int
+) -> tuple[list[Any], list[list[int]]]:
+    """``count`` sessions of client ``name`` started, and their latency lists."""
+    server.configure(chunks=chunks, interval=h.CHUNK_SECONDS, stagger=True, send_skip=0)
+    runner = CLIENTS[name]
+    lats: list[list[int]] = [[] for _ in range(count)]
+    tasks = [
+        asyncio.ensure_future(
+            runner(server.http_options, send=True, lat=lats[i], **session_kwargs(name, i))
+        )
+        for i in range(count)
+    ]
+    return tasks, lats
+
+
+async def measure(name: str, server: h.StreamServer, count: int, chunks: int) -> dict[str, Any]:
+    await asyncio.gather(*sessions_of(name, server, 2, 5)[0])  # imports, TLS, the app
+    gc.collect()
+    before = kinds()
+    running, lats = sessions_of(name, server, count, chunks)
+    # polled, so the clients' own per-chunk path stays as it is: until every session
+    # has received audio (all are streaming)
+    while not all(lats):  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
+    gc.collect()
+    alive = kinds() - before
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        await asyncio.gather(*running)
+        del running
+        cyclic = gc.collect()
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    return {"alive": alive, "per_session": sum(alive.values()) / count, "cyclic": cyclic}
+
+
+async def main(quick: bool) -> None:
+    h.header("objects per live session and cyclic garbage per ended session", quick)
+    count, chunks = (5, 10) if quick else (40, 30)
+    results: dict[str, dict[str, Any]] = {}
+    with h.StreamServer() as server:
+        for name in CLIENT_NAMES:
+            results[name] = r = await measure(name, server, count, chunks)
+            h.row(
+                name,
+                sessions=count,
+                per_session=r["per_session"],
+                cyclic_per_session=r["cyclic"] / count,
+            )
+    floor, realtalk = results["floor"], results["realtalk"]
+    ratio = h.ratio(realtalk["per_session"], floor["per_session"])
+    h.row("ratio realtalk/floor", per_session=ratio)
+    print("\n## kinds realtalk keeps more of, per session (realtalk, floor)")
+    extra = Counter(realtalk["alive"])
+    extra.subtract(floor["alive"])
+    for kind, _ in extra.most_common(12):
+        ours, theirs = realtalk["alive"][kind] / count, floor["alive"][kind] / count
+        print(f"{kind:60s} {ours:6.1f} {theirs:6.1f}")
+    print("\ndone")
+
+
+if __name__ == "__main__":
+    args = h.parser(__doc__ or "").parse_args()
+    asyncio.run(main(args.quick))
