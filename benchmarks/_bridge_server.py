@@ -24,6 +24,7 @@ collector pass timed, totals per generation written to ``path.<pid>``).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import inspect
 import json
@@ -31,6 +32,7 @@ import os
 import signal
 import sys
 import tempfile
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +75,6 @@ class EchoConnection:
     PER_ANSWER = 3200  # bytes of 16 kHz PCM16 input per answer
 
     def __init__(self) -> None:
-        from collections import deque
-
         from realtalk.events import AudioDeltaEvent
 
         self._event = AudioDeltaEvent
@@ -102,8 +102,6 @@ class EchoConnection:
             wake.set_result(None)
 
     async def events(self) -> Any:
-        import asyncio
-
         from realtalk.provider import DisconnectKind, ProviderDisconnected
 
         loop = asyncio.get_running_loop()

@@ -55,7 +55,7 @@ the client to read (the bridge's final error event and close frame)."""
 DIRECT_IO: Final = "realtalk.direct_io"
 """ASGI extension of ``realtalk api``'s server: its value (`realtalk.bridge.wsprotocol.
 DirectIO`) lets the session take binary frames in the protocol's own callback and write
-audio frames at once, skipping the ASGI queue and two task hops per chunk; a session
+frames at once, skipping the ASGI queue and two task hops per chunk; a session
 without it (any other server) uses the ASGI messages only."""
 
 OVERRIDE_FIELDS: Final = frozenset(

@@ -70,9 +70,6 @@ class OutputStream:
             except Exception:  # a broken sink must not end the session: stop using it
                 log.exception("the event sink failed; events go through the stream now")
                 self.sink = None
-        self._append(item)
-
-    def _append(self, item: Any) -> None:
         self.items.append(item)
         waiter = self._waiter
         if waiter is not None:
@@ -84,8 +81,8 @@ class OutputStream:
         """Mark the end of the stream (after every event pushed so far)."""
         if not self._ended:
             self._ended = True
-            self.sink = None
-            self._append(_END)
+            self.sink = None  # so the end marker is queued, never offered
+            self.push(_END)  # type: ignore[arg-type]
 
     def next_ready(self) -> RealtimeEvent | None:
         """The next event, or None when none is waiting.
