@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from realtalk import LiveInputQueue, RealtimeConfig, ReconnectConfig
 from realtalk.events import RealtimeEvent
@@ -131,3 +134,112 @@ async def test_no_sockets_or_tasks_survive_a_real_provider_session() -> None:
     ]
     assert _open_sockets() == sockets_before
     assert asyncio.all_tasks() == tasks_before
+
+
+
+async def _realtalk_garbage(run: Callable[[], Awaitable[None]]) -> list[str]:
+    """Run ``run()`` with the collector off; the kinds of library object (realtalk and
+    its plugins, not the test kit's fake servers) that only the collector could free
+    afterwards: members of reference cycles, or kept by one. Every such object stays in
+    memory until a collection, and every collection walks it (docs/benchmarks.md)."""
+    gc.collect()
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        await run()
+        await _settle()
+        gc.collect()
+        return sorted(
+            f"{kind.__module__}.{kind.__qualname__}"
+            for kind in {type(o) for o in gc.garbage}
+            if kind.__module__.startswith("realtalk")
+            and not kind.__module__.startswith("realtalk_testing")  # the fake server's
+        )
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
+def _weather(city: str) -> str:
+    """The weather in a city."""
+    return f"sunny in {city}"
+
+
+def _busy_script() -> list[Any]:
+    return [
+        [
+            expect.text("hi"),
+            emit.session_update("h1"),
+            emit.tool_call("c1", "_weather", {"city": "Paris"}),
+            expect.tool_result("c1"),
+            emit.go_away(time_left=60),
+            end.drop(),
+        ],
+        [
+            expect.connect(handle="h1"),
+            emit.audio(seconds=0.1),
+            emit.output_transcript("sunny"),
+            emit.turn_complete(),
+            expect.close(),
+        ],
+    ]
+
+
+async def test_an_ended_session_leaves_nothing_for_the_collector() -> None:
+    """A tool call, a planned reconnect, metrics, the input closing: once the session has
+    ended, reference counting frees every part of it (the app, which builds classes for
+    its tools, stays alive, as a server's does)."""
+
+    fakes: list[FakeProvider] = []
+
+    def app() -> Any:
+        fakes.append(FakeProvider(_busy_script()))
+        return app_for(
+            fakes[-1],
+            tools=[_weather],
+            config=RealtimeConfig(model=MODEL, reconnect=ReconnectConfig(jitter=0)),
+            clock=ManualClock(auto_advance=True),
+        )
+
+    async def one_session(app: Any) -> None:
+        queue = LiveInputQueue()
+        queue.send_text("hi")
+        events = await collect(app, queue, {"thread_id": "t"}, close_on="turn_complete")
+        assert [e.type for e in events].count("tool_call") == 1
+        assert [e.type for e in events].count("reconnected") == 1
+        assert events[-1].type == "session_ended" and events[-1].reason == "closed"
+
+    await one_session(app())  # first use: imports, caches
+    measured = app()
+    assert await _realtalk_garbage(lambda: one_session(measured)) == []
+    for fake in fakes:
+        fake.assert_done()
+
+
+async def test_an_ended_real_provider_session_leaves_nothing_for_the_collector() -> None:
+    """The same through the real Gemini plugin and SDK over TLS (FakeGeminiServer)."""
+    from pathlib import Path
+
+    import realtalk_testing
+    from realtalk import AudioAgent
+
+    cassette = Path(realtalk_testing.__file__).parent / "cassettes" / "spoken_question.jsonl"
+    model = "gemini-live-2.5-flash-preview"
+
+    async def one_session() -> None:
+        async with realtalk_testing.FakeGeminiServer(cassette) as server:
+            config = RealtimeConfig(
+                model=model,
+                provider_options={"api_key": "test-key", "http_options": server.http_options},
+            )
+            app = AudioAgent(model, realtime_config=config).compile()
+            queue = LiveInputQueue()
+            queue.send_audio(b"\x01\x00" * 16000)
+            events = await collect(app, queue, {"thread_id": "t"}, close_on="turn_complete")
+            await app.aclose()
+            await server.wait_done()
+        assert events[-1].type == "session_ended" and events[-1].reason == "closed"
+
+    await one_session()  # first use: imports, the SDK's caches
+    assert await _realtalk_garbage(one_session) == []

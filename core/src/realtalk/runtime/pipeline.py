@@ -150,7 +150,10 @@ class EventPipeline:
             if aclose is not None:
                 with contextlib.suppress(Exception):
                     await aclose()
-        link.note_disconnect(gen, exc)
+        # only its kind, code, reason and cause are read later; its traceback holds this
+        # frame, which holds it: a reference cycle keeping the whole session for the
+        # collector
+        link.note_disconnect(gen, exc.with_traceback(None))
 
     async def on_event(self, event: RealtimeEvent, gen: int) -> None:
         """Handle one provider event of connection ``gen``."""

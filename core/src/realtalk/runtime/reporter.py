@@ -12,7 +12,7 @@ becomes a ``checkpointer_error`` event, and the session goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..events import ErrorEvent, RealtimeEvent
@@ -46,20 +46,15 @@ class Reporter:
         self.thread_id = thread_id
         self.metrics = metrics
         self._clock = clock
-        self.emit = out.push if metrics is None or clock is None else self._emit_measured
+        self.emit: Callable[[RealtimeEvent], None] = (
+            out.push if metrics is None or clock is None else measured_emit(self)
+        )
         """Put one event on the user's stream (never blocks)."""
 
     # ------------------------------------------------------------------ metrics
 
-    def _emit_measured(self, event: RealtimeEvent) -> None:
-        self.out.push(event)
-        assert self.metrics is not None and self._clock is not None
-        self._emit_metrics(self.metrics.on_event(event, self._clock.monotonic()))
-
     def _emit_metrics(self, events: Sequence[RealtimeEvent]) -> None:
-        for event in events:
-            self.out.push(event)
-            notify_plugins("metrics", thread_id=self.thread_id, metrics=event)
+        emit_metrics(self.out.push, self.thread_id, events)
 
     def note_input(self, item: object) -> None:
         """An input item goes to the provider (or its buffer) now."""
@@ -101,6 +96,29 @@ class Reporter:
 
     def _callback_failed(self, where: str, exc: BaseException) -> None:
         self.emit(ErrorEvent(code="callback_error", message=f"{where} raised {describe(exc)}"))
+
+
+def emit_metrics(
+    push: Callable[[RealtimeEvent], None], thread_id: str, events: Sequence[RealtimeEvent]
+) -> None:
+    for event in events:
+        push(event)
+        notify_plugins("metrics", thread_id=thread_id, metrics=event)
+
+
+def measured_emit(reporter: Reporter) -> Callable[[RealtimeEvent], None]:
+    """``emit`` for a measured session, bound to the reporter's parts and not to the
+    reporter itself: a bound method kept on its own object is a reference cycle, which
+    would leave every ended session for the collector instead of freeing it at once."""
+    push, thread_id = reporter.out.push, reporter.thread_id
+    assert reporter.metrics is not None and reporter._clock is not None
+    on_event, now = reporter.metrics.on_event, reporter._clock.monotonic
+
+    def emit(event: RealtimeEvent) -> None:
+        push(event)
+        emit_metrics(push, thread_id, on_event(event, now()))
+
+    return emit
 
 
 __all__ = ["Reporter"]

@@ -128,7 +128,7 @@ class Session:
             capabilities=caps,
             realtime_config=realtime_config,
             provider_name=provider.name,
-            on_closed=self._input_closed,
+            on_closed=shutdown_drain(self.link, self.timers, clock, shutdown_timeout),
         )
         self.pipeline = EventPipeline(
             out=self.out,
@@ -226,15 +226,6 @@ class Session:
                 "checkpointer_error", f"could not load thread {self.thread_id!r}: {exc}"
             ) from exc
 
-    def _input_closed(self) -> None:
-        """The queue ended: a reply in flight may still drain, within shutdown_timeout."""
-        if self.link.finish_reason is None:
-            self.timers.start(self._shutdown_timer())
-
-    async def _shutdown_timer(self) -> None:
-        await self.clock.sleep(self.shutdown_timeout)
-        self.link.request_finish("shutdown_timeout")
-
     async def _teardown(self) -> None:
         conn, self.link.conn = self.link.conn, None
         tasks: list[asyncio.Future[Any]] = [
@@ -246,10 +237,32 @@ class Session:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.tools.runner.aclose()
+        # the runner tells the turn state it settled, the turn state asks the runner if it
+        # is busy: with no tool left, drop the first edge so the ended session's parts are
+        # freed at once, not left for the collector (benchmarks/objects.py counts them)
+        self.tools.runner.on_settled = None
         if conn is not None:
             await close_connection(conn)
         await self.pipeline.close_transcripts()
         self.pump.report_unsent()
+
+
+def shutdown_drain(
+    link: Link, timers: Timers, clock: Clock, timeout: float
+) -> Callable[[], None]:
+    """What the pump calls when the user's queue ends: a reply in flight may still drain,
+    within ``timeout``. Bound to the parts it needs, not to the `Session` that holds the
+    pump (that would be a reference cycle)."""
+
+    async def shutdown_timer() -> None:
+        await clock.sleep(timeout)
+        link.request_finish("shutdown_timeout")
+
+    def input_closed() -> None:
+        if link.finish_reason is None:
+            timers.start(shutdown_timer())
+
+    return input_closed
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
