@@ -136,7 +136,6 @@ async def test_no_sockets_or_tasks_survive_a_real_provider_session() -> None:
     assert asyncio.all_tasks() == tasks_before
 
 
-
 async def _realtalk_garbage(run: Callable[[], Awaitable[None]]) -> list[str]:
     """Run ``run()`` with the collector off; the kinds of library object (realtalk and
     its plugins, not the test kit's fake servers) that only the collector could free

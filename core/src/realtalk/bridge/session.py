@@ -202,8 +202,16 @@ class LiveSession:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if task.done() and not task.cancelled():
-            return task.result()
+        finished = task if task.done() and not task.cancelled() else None
+        del task, waiters  # (see below)
+        if finished is not None:
+            try:
+                return finished.result()
+            finally:
+                # what it raised keeps this frame in its traceback, and the task keeps
+                # what it raised: without this, a reference cycle that holds the whole
+                # ended session until the collector runs
+                finished = None
         if self._abort.done():
             raise self._abort.result()
         return None
@@ -316,18 +324,22 @@ class LiveSession:
         """The idle timeout of the read loop: one timer per session, re-armed when it
         fires early, instead of a timeout scheduled and cancelled around every frame."""
         loop = asyncio.get_running_loop()
-        wait = self.limits.idle_timeout
-
-        def check() -> None:
-            deadline = self._last_frame + wait
-            if loop.time() >= deadline:
-                closed = _idle(wait)
-                self.abort(closed.code, closed.reason, closed.error)
-            else:
-                self._idle_timer = loop.call_at(deadline, check)
-
         self._last_frame = loop.time()
-        self._idle_timer = loop.call_at(self._last_frame + wait, check)
+        self._idle_timer = loop.call_at(
+            self._last_frame + self.limits.idle_timeout, self._check_idle
+        )
+
+    def _check_idle(self) -> None:
+        # a method, not a closure that re-arms itself: that closure would hold itself
+        # (a reference cycle keeping the ended session for the collector)
+        wait = self.limits.idle_timeout
+        deadline = self._last_frame + wait
+        loop = asyncio.get_running_loop()
+        if loop.time() >= deadline:
+            closed = _idle(wait)
+            self.abort(closed.code, closed.reason, closed.error)
+        else:
+            self._idle_timer = loop.call_at(deadline, self._check_idle)
 
     async def _read_loop(self, queue: InputQueue) -> None:
         self._watch_idle()
@@ -335,7 +347,8 @@ class LiveSession:
             await self._read_frames(queue)
         finally:
             if self._idle_timer is not None:
-                self._idle_timer.cancel()
+                self._idle_timer.cancel()  # (drops its callback, this session's method)
+                self._idle_timer = None
 
     async def _read_frames(self, queue: InputQueue) -> None:
         direct = self._direct

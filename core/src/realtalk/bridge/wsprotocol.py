@@ -49,12 +49,16 @@ class DirectIO:
     __slots__ = ("_protocol",)
 
     def __init__(self, protocol: BridgeWebSocketProtocol) -> None:
-        self._protocol = protocol
+        self._protocol: BridgeWebSocketProtocol | None = protocol
+        """None once the connection is lost: the protocol's scope holds this object, so
+        holding the protocol after that would be a reference cycle keeping the ended
+        connection (socket, buffers, session) until the collector runs."""
 
     def take_binary(self, handler: BinaryHandler | None) -> None:
         """Offer every binary frame to ``handler`` first while the ASGI queue is empty
         (so nothing received earlier is still unread); ``None`` stops it."""
-        self._protocol.binary_handler = handler
+        if self._protocol is not None:
+            self._protocol.binary_handler = handler
 
     def write(self, data: str | bytes) -> bool:
         """Write one frame now (text for a str, binary for bytes); False (nothing written)
@@ -62,7 +66,8 @@ class DirectIO:
         send it the ASGI way."""
         protocol = self._protocol
         if (
-            not protocol.handshake_complete
+            protocol is None
+            or not protocol.handshake_complete
             or protocol.close_sent
             or protocol.disconnected
             or not protocol.writable.is_set()
@@ -90,6 +95,13 @@ class BridgeWebSocketProtocol(WebSocketsSansIOProtocol):
         if scope is not None:
             scope["extensions"][URGENT] = {}
             scope["extensions"][p.DIRECT_IO] = DirectIO(self)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.binary_handler = None  # the session's bound method (a cycle through it)
+        direct = getattr(self, "scope", {}).get("extensions", {}).get(p.DIRECT_IO)
+        if isinstance(direct, DirectIO):
+            direct._protocol = None
 
     def handle_bytes(self, event: Frame) -> None:
         handler = self.binary_handler

@@ -247,9 +247,7 @@ class Session:
         self.pump.report_unsent()
 
 
-def shutdown_drain(
-    link: Link, timers: Timers, clock: Clock, timeout: float
-) -> Callable[[], None]:
+def shutdown_drain(link: Link, timers: Timers, clock: Clock, timeout: float) -> Callable[[], None]:
     """What the pump calls when the user's queue ends: a reply in flight may still drain,
     within ``timeout``. Bound to the parts it needs, not to the `Session` that holds the
     pump (that would be a reference cycle)."""
