@@ -242,3 +242,25 @@ async def test_an_ended_real_provider_session_leaves_nothing_for_the_collector()
 
     await one_session()  # first use: imports, the SDK's caches
     assert await _realtalk_garbage(one_session) == []
+
+
+async def test_a_session_its_consumer_abandons_leaves_nothing_for_the_collector() -> None:
+    """Stopped mid-turn (its tasks cancelled, their CancelledErrors kept by the tasks)."""
+    fakes: list[FakeProvider] = []
+
+    def app() -> Any:
+        fakes.append(FakeProvider([emit.audio(seconds=0.1, chunks=5), expect.close()]))
+        return app_for(fakes[-1])
+
+    async def abandoned(app: Any) -> None:
+        agen = app.arealtime(LiveInputQueue(), {"thread_id": "t"})
+        async for event in agen:
+            if event.type == "audio_delta":
+                break
+        await agen.aclose()
+        assert app.active_sessions == 0
+
+    await abandoned(app())
+    measured = app()
+    assert await _realtalk_garbage(lambda: abandoned(measured)) == []
+    assert all(fake.connections[0].closed_by_client for fake in fakes)
