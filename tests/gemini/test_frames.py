@@ -148,6 +148,118 @@ def test_generated_audio_frames_agree_with_the_sdk(
         assert fast == sdk_events(frame)
 
 
+# --------------------------------------------------------------------------- raw frames
+
+
+def layouts(frame: dict[str, Any]) -> list[bytes]:
+    """``frame`` as a server may write it: compact, spaced, indented, keys reversed."""
+    reversed_ = json.loads(json.dumps(frame))
+    for part in reversed_.get("serverContent", {}).get("modelTurn", {}).get("parts", []):
+        if isinstance(part, dict) and isinstance(part.get("inlineData"), dict):
+            part["inlineData"] = dict(reversed(list(part["inlineData"].items())))
+    return [
+        json.dumps(frame).encode(),
+        json.dumps(frame, separators=(",", ":")).encode(),
+        json.dumps(frame, indent=2).encode(),
+        (" \r\n" + json.dumps(reversed_, indent="\t") + "\n ").encode(),
+        json.dumps(reversed_, ensure_ascii=False).encode(),
+    ]
+
+
+def raw_agrees(raw: bytes) -> list[RealtimeEvent] | None:
+    """`audio_frame_events` of ``raw``, checked against json.loads + `audio_events`."""
+    fast = frames.audio_frame_events(raw)
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        assert fast is None, raw  # never accepts what JSON refuses
+        return None
+    if fast is not None:
+        assert isinstance(frame, dict) and fast == frames.audio_events(frame), raw
+    return fast  # type: ignore[return-value]
+
+
+def test_shipped_audio_frames_are_read_without_json_in_any_layout() -> None:
+    taken = 0
+    for frame in cassette_frames():
+        plain_audio = (
+            frames.audio_events(frame) is not None
+            and len(frame["serverContent"]["modelTurn"]["parts"]) == 1
+            and "role" not in frame["serverContent"]["modelTurn"]
+        )
+        for raw in layouts(frame):
+            fast = raw_agrees(raw)
+            assert (fast is not None) == plain_audio, raw[:200]
+            taken += fast is not None
+    assert taken >= 5 * 50
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AA\\/A"}}]}}}',  # an escape: JSON decides
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AAAA"}}]}}} x',  # trailing garbage
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AAAA"}}]}}',  # unclosed
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AAAA"}}], "role": "model"}}}',  # role
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AAAA"}}, {"text": "x"}]}}}',  # two parts
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AAAA", "x": 1}}]}}}',  # another key
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"image/png", "data": "AAAA"}}]}}}',  # not audio
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": ""}}]}}}',  # empty audio
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AA\xc3\xa9A"}}]}}}',  # not ASCII
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "AAAA", '
+        b'"mimeType": "audio/pcm;rate=24000", "data": "AAAA"}}]}}}',  # a key twice
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": '
+        b'"audio/pcm;rate=24000", "data": "AA\nA"}}]}}}',  # a raw control character
+        b"",
+        b"[]",
+    ],
+)
+def test_raw_frames_of_any_other_shape_are_left_to_json(raw: bytes) -> None:
+    assert frames.audio_frame_events(raw) is None
+    raw_agrees(raw)
+
+
+_JSON_SPACE = st.text(alphabet=" \t\r\n", max_size=3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.one_of(_B64, _TEXTISH),
+    mime=_MIME,
+    data_first=st.booleans(),
+    spaces=st.lists(_JSON_SPACE, min_size=40, max_size=40),
+    cut=st.integers(min_value=0, max_value=400),
+    junk=st.sampled_from(["", "x", "\\", '"', "}", "\u00e9", "\u0000"]),
+)
+def test_generated_raw_frames_agree_with_json(
+    data: str, mime: str, data_first: bool, spaces: list[str], cut: int, junk: str
+) -> None:
+    members = [f'"mimeType": {json.dumps(mime)}', f'"data": {json.dumps(data)}']
+    if data_first:
+        members.reverse()
+    tokens = [
+        "{", '"serverContent"', ":", "{", '"modelTurn"', ":", "{", '"parts"', ":", "[",
+        "{", '"inlineData"', ":", "{", members[0], ",", members[1],
+        "}", "}", "]", "}", "}", "}",
+    ]  # fmt: skip
+    text = "".join(space + token for space, token in zip(spaces, tokens, strict=False))
+    raw = text.encode()
+    fast = raw_agrees(raw)
+    plain = frames.audio_events(json.loads(raw))
+    assert (fast is None) == (plain is None)  # every well-formed layout is taken
+    mutated = raw[:cut] + junk.encode() + raw[cut:]  # and a broken one never wrongly
+    raw_agrees(mutated)
+
+
 class _Recorder:
     """Just enough of a socket for ``AsyncSession`` to send on."""
 

@@ -13,7 +13,7 @@ protocol. ``tests/gemini/test_frames.py`` proves both functions give what the SD
 from __future__ import annotations
 
 import binascii
-import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,17 +103,81 @@ def audio_events(frame: Mapping[str, Any]) -> list[AudioDeltaEvent] | None:
     return events
 
 
+# JSON whitespace, and the fixed frame around one audio part, token by token
+_WS = rb"[ \t\n\r]*"
+_MIME_VALUE = rb'"(audio/[\x20\x21\x23-\x5b\x5d-\x7e]*)"'  # printable, no quote or backslash
+
+
+def _tokens(*tokens: bytes) -> bytes:
+    return _WS + _WS.join(tokens) + _WS
+
+
+_HEAD = (rb"\{", rb'"serverContent"', b":", rb"\{", rb'"modelTurn"', b":", rb"\{")
+_PARTS = (rb'"parts"', b":", rb"\[", rb"\{", rb'"inlineData"', b":", rb"\{")
+_CLOSE = (rb"\}", rb"\}", rb"\]", rb"\}", rb"\}", rb"\}")
+_MIME_FIRST = re.compile(
+    _tokens(*_HEAD, *_PARTS, rb'"mimeType"', b":", _MIME_VALUE, b",", rb'"data"', b":") + b'"'
+)
+_DATA_FIRST = re.compile(_tokens(*_HEAD, *_PARTS, rb'"data"', b":") + b'"')
+_END = re.compile(b'"' + _tokens(*_CLOSE))
+_END_WITH_MIME = re.compile(b'"' + _tokens(b",", rb'"mimeType"', b":", _MIME_VALUE, *_CLOSE))
+
+
+def audio_frame_events(raw: bytes) -> list[AudioDeltaEvent] | None:
+    """`audio_events` of the frame ``raw`` without parsing it as JSON, or ``None``.
+
+    ``json.loads`` reads the 6 KB of base64 character by character; this finds the
+    fixed structure around it (any JSON whitespace, either key order) and the string's
+    end with ``bytes.find``. Only one shape is taken: one part, ``mimeType`` and
+    ``data`` strings with no escape sequences; anything else (``role``, several parts,
+    an escape, other keys) returns ``None`` and is parsed as JSON as before, so both
+    paths give the same events (``tests/gemini/test_frames.py``).
+    """
+    head = _MIME_FIRST.match(raw)
+    if head is not None:
+        start = head.end()
+        end = raw.find(b'"', start)
+        tail = _END.fullmatch(raw, end) if end >= 0 else None
+        mime = head.group(1)
+    else:
+        head = _DATA_FIRST.match(raw)
+        if head is None:
+            return None
+        start = head.end()
+        end = raw.find(b'"', start)
+        tail = _END_WITH_MIME.fullmatch(raw, end) if end >= 0 else None
+        mime = tail.group(1) if tail is not None else b""
+    if tail is None or raw.find(b"\\", start, end) >= 0:
+        return None
+    try:
+        text = raw[start:end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    data = _b64decode(text)
+    if not data:  # empty audio is skipped by the codec; let the SDK path say so
+        return None
+    return [AudioDeltaEvent(data=data, sample_rate=_rate_of(mime.decode("ascii")))]
+
+
 def audio_input_text(data: bytes, sample_rate: int) -> str:
     """The ``realtime_input.audio`` frame google-genai sends for this chunk, as text.
 
-    Same keys, same order, same URL-safe base64 as the SDK (3.x) puts on the wire, so a
-    server, a cassette or a recording proxy cannot tell the two apart.
+    Same keys, same order, same separators, same URL-safe base64 as the SDK (3.x) puts on
+    the wire, so a server, a cassette or a recording proxy cannot tell the two apart.
+    Joined, not ``json.dumps``: neither value can hold a character JSON escapes (the
+    URL-safe base64 alphabet; a mime type of ASCII letters, digits and ``/;=``), and
+    scanning 4 KB of base64 for them costs more than the base64 itself.
     """
     encoded = binascii.b2a_base64(data, newline=False).translate(_STANDARD_TO_URLSAFE)
-    blob = {"data": encoded.decode("ascii"), "mime_type": audio_mime_type(sample_rate)}
-    return json.dumps({"realtime_input": {"audio": blob}})
+    return (
+        '{"realtime_input": {"audio": {"data": "'
+        + encoded.decode("ascii")
+        + '", "mime_type": "'
+        + audio_mime_type(sample_rate)
+        + '"}}}'
+    )
 
 
 _STANDARD_TO_URLSAFE = bytes.maketrans(b"+/", b"-_")
 
-__all__ = ["audio_events", "audio_input_text"]
+__all__ = ["audio_events", "audio_frame_events", "audio_input_text"]

@@ -279,13 +279,17 @@ class GeminiSession:
                 parse = _parse_frame
                 recv = self._wire.recv
                 audio_events = frames.audio_events
+                audio_frame_events = frames.audio_frame_events
                 while True:
                     raw = await recv(decode=False)
-                    frame = json.loads(raw) if raw else {}
-                    if type(frame) is not dict:
-                        kind = type(frame).__name__
-                        raise ValueError(f"a server frame must be a JSON object, got {kind}")
-                    audio = audio_events(frame)
+                    # the common frame (one part of model audio) read without json.loads
+                    audio = audio_frame_events(raw) if type(raw) is bytes else None
+                    if audio is None:
+                        frame = json.loads(raw) if raw else {}
+                        if type(frame) is not dict:
+                            kind = type(frame).__name__
+                            raise ValueError(f"a server frame must be a JSON object, got {kind}")
+                        audio = audio_events(frame)
                     if audio is not None:
                         for event in decoder.decode_audio(audio):
                             yield event
