@@ -12,7 +12,7 @@ becomes a ``checkpointer_error`` event, and the session goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..events import ErrorEvent, RealtimeEvent
@@ -46,15 +46,25 @@ class Reporter:
         self.thread_id = thread_id
         self.metrics = metrics
         self._clock = clock
-        self.emit: Callable[[RealtimeEvent], None] = (
-            out.push if metrics is None or clock is None else measured_emit(self)
-        )
-        """Put one event on the user's stream (never blocks)."""
+        self._measured = metrics is not None and clock is not None
+
+    def emit(self, event: RealtimeEvent) -> None:
+        """Put one event on the user's stream (never blocks); measured, the ``metrics``
+        events it yields follow it. A method, not a callable chosen per session and kept
+        on the reporter: that would be an object more per session, or a reference cycle."""
+        self.out.push(event)
+        if self._measured:
+            assert self.metrics is not None and self._clock is not None
+            measured = self.metrics.on_event(event, self._clock.monotonic())
+            if measured:
+                self._emit_metrics(measured)
 
     # ------------------------------------------------------------------ metrics
 
     def _emit_metrics(self, events: Sequence[RealtimeEvent]) -> None:
-        emit_metrics(self.out.push, self.thread_id, events)
+        for event in events:
+            self.out.push(event)
+            notify_plugins("metrics", thread_id=self.thread_id, metrics=event)
 
     def note_input(self, item: object) -> None:
         """An input item goes to the provider (or its buffer) now."""
@@ -96,29 +106,6 @@ class Reporter:
 
     def _callback_failed(self, where: str, exc: BaseException) -> None:
         self.emit(ErrorEvent(code="callback_error", message=f"{where} raised {describe(exc)}"))
-
-
-def emit_metrics(
-    push: Callable[[RealtimeEvent], None], thread_id: str, events: Sequence[RealtimeEvent]
-) -> None:
-    for event in events:
-        push(event)
-        notify_plugins("metrics", thread_id=thread_id, metrics=event)
-
-
-def measured_emit(reporter: Reporter) -> Callable[[RealtimeEvent], None]:
-    """``emit`` for a measured session, bound to the reporter's parts and not to the
-    reporter itself: a bound method kept on its own object is a reference cycle, which
-    would leave every ended session for the collector instead of freeing it at once."""
-    push, thread_id = reporter.out.push, reporter.thread_id
-    assert reporter.metrics is not None and reporter._clock is not None
-    on_event, now = reporter.metrics.on_event, reporter._clock.monotonic
-
-    def emit(event: RealtimeEvent) -> None:
-        push(event)
-        emit_metrics(push, thread_id, on_event(event, now()))
-
-    return emit
 
 
 __all__ = ["Reporter"]

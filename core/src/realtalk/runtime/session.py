@@ -128,7 +128,7 @@ class Session:
             capabilities=caps,
             realtime_config=realtime_config,
             provider_name=provider.name,
-            on_closed=shutdown_drain(self.link, self.timers, clock, shutdown_timeout),
+            on_closed=ShutdownDrain(self.link, self.timers, clock, shutdown_timeout),
         )
         self.pipeline = EventPipeline(
             out=self.out,
@@ -247,20 +247,23 @@ class Session:
         self.pump.report_unsent()
 
 
-def shutdown_drain(link: Link, timers: Timers, clock: Clock, timeout: float) -> Callable[[], None]:
+class ShutdownDrain:
     """What the pump calls when the user's queue ends: a reply in flight may still drain,
-    within ``timeout``. Bound to the parts it needs, not to the `Session` that holds the
-    pump (that would be a reference cycle)."""
+    within ``timeout``. Holds the parts it needs, not the `Session` that holds the pump
+    (that would be a reference cycle), in one object (a closure would be eight)."""
 
-    async def shutdown_timer() -> None:
-        await clock.sleep(timeout)
-        link.request_finish("shutdown_timeout")
+    __slots__ = ("clock", "link", "timeout", "timers")
 
-    def input_closed() -> None:
-        if link.finish_reason is None:
-            timers.start(shutdown_timer())
+    def __init__(self, link: Link, timers: Timers, clock: Clock, timeout: float) -> None:
+        self.link, self.timers, self.clock, self.timeout = link, timers, clock, timeout
 
-    return input_closed
+    def __call__(self) -> None:
+        if self.link.finish_reason is None:
+            self.timers.start(self._expire())
+
+    async def _expire(self) -> None:
+        await self.clock.sleep(self.timeout)
+        self.link.request_finish("shutdown_timeout")
 
 
 def public_config(config: dict[str, Any]) -> dict[str, Any]:
