@@ -121,6 +121,21 @@ class EchoConnection:
 def compiled_agent(sessions: int, chunks: int) -> Any:
     from realtalk import AudioAgent, RealtimeConfig
 
+    if os.environ.get("BENCH_MODEL") == "gemini":  # the real plugin, to _stream_server.py
+        import ssl
+
+        from _clients import realtalk_app
+
+        http_options = {
+            "base_url": f"https://127.0.0.1:{os.environ['BENCH_GEMINI_PORT']}",
+            "api_version": "v1beta",
+            "async_client_args": {
+                "ssl": ssl.create_default_context(cadata=os.environ["BENCH_GEMINI_CA"])
+            },
+        }
+        import realtalk_gemini.transport  # noqa: F401  # what a first connect would import
+
+        return realtalk_app(http_options)
     if os.environ.get("BENCH_MODEL") == "echo":
         return AudioAgent(
             "echo-model", realtime_config=RealtimeConfig(model="echo-model"), provider=EchoModel()

@@ -224,7 +224,8 @@ class StreamServer:
         )
         hello = json.loads(self._read())
         self.port: int = hello["port"]
-        self.client_context = ssl.create_default_context(cadata=hello["ca_pem"])
+        self.ca_pem: str = hello["ca_pem"]
+        self.client_context = ssl.create_default_context(cadata=self.ca_pem)
 
     @property
     def pid(self) -> int:

@@ -68,8 +68,10 @@ STATE = State()
 _DATA = re.compile(rb'"data":\s*"([A-Za-z0-9+/_-]{12})([A-Za-z0-9+/_=-]*)"')
 
 
-async def _read(ws: ServerConnection, skip: int) -> None:
-    """Count the client's audio; time every chunk after the first ``skip`` of it."""
+async def _read(ws: ServerConnection, skip: int, echo: bool = False) -> None:
+    """Count the client's audio; time every chunk after the first ``skip`` of it;
+    ``echo``: answer each audio chunk with one 100 ms chunk at once (``capacity.py
+    --model gemini``: the round trip through a bridge, as a model that answers)."""
     while True:
         try:
             raw = await ws.recv(decode=False)
@@ -83,6 +85,11 @@ async def _read(ws: ServerConnection, skip: int) -> None:
         size = (len(head) + len(rest)) * 3 // 4 - rest[-2:].count(b"=")
         STATE.recv_bytes += size
         STATE.recv_chunks += 1
+        if echo:
+            try:
+                await _send_chunk(ws)
+            except ConnectionClosed:
+                return
         if skip > 0:  # the connection's first chunks (sent while it was connecting)
             skip -= 1
             continue
@@ -111,7 +118,10 @@ async def _handle(ws: ServerConnection) -> None:
     await ws.send(_SETUP_COMPLETE)
     if cfg.get("handle"):
         await ws.send(_HANDLE)
-    reader = asyncio.create_task(_read(ws, int(cfg.get("send_skip", 0))))
+    echo = bool(cfg.get("echo"))
+    reader = asyncio.create_task(_read(ws, int(cfg.get("send_skip", 0)), echo))
+    if echo:  # answers only: no paced stream, no turn end
+        cfg.update(chunks=0, idle=True)
     event = cfg.get("event")  # None | "go_away" | "drop"
     chunks = int(cfg.get("after_chunks", cfg["chunks"]) if resumed else cfg["chunks"])
     interval = float(cfg["interval"])

@@ -28,6 +28,8 @@ the bridge with the collector off (a diagnosis) or its startup objects frozen;
 server then compresses what it sends, unless it declines); ``--model echo`` puts a
 minimal model double in the bridge instead of the scripted FakeProvider (whose matching
 is a sixth of the bridge's CPU), so the figure is the bridge's and the runtime's own;
+``--model gemini`` runs the real Gemini plugin and google-genai in the bridge, over TLS to
+``_stream_server.py`` answering each chunk (the whole path a production bridge takes);
 ``--pin`` runs the bridge (all its workers) on one core and the load generator on
 another with ``taskset -c``, so the held level is the bridge's
 own per core (falls back, printed, without ``taskset`` or a second core).
@@ -240,8 +242,11 @@ class Bridge:
     def __init__(self, sessions: int, chunks: int, opts: dict[str, Any]) -> None:
         self.port = free_port()
         env = dict(os.environ)
-        if opts["model"] == "echo":
-            env["BENCH_MODEL"] = "echo"
+        if opts["model"] in ("echo", "gemini"):
+            env["BENCH_MODEL"] = opts["model"]
+        gemini = opts.get("gemini_server")
+        if gemini is not None:  # where the real plugin connects, and whom it trusts
+            env.update(BENCH_GEMINI_PORT=str(gemini.port), BENCH_GEMINI_CA=gemini.ca_pem)
         if opts["gc"] == "off":
             env["BENCH_NO_GC"] = "1"
         elif opts["gc"] == "freeze":
@@ -413,7 +418,12 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
         f"bridge: {mode}; load generator: one process, {opts['client_loop']} event loop, "
         f"its collector {collector}"
     )
-    doubles = {"fake": "FakeProvider (scripted, matches every chunk)", "echo": "EchoModel"}
+    doubles = {
+        "fake": "FakeProvider (scripted, matches every chunk)",
+        "echo": "EchoModel",
+        "gemini": "the real Gemini plugin and google-genai over TLS to _stream_server.py "
+        "(answers each chunk; its process on the load generator's core)",
+    }
     print(f"model double: {doubles[opts['model']]}")
     if CLIENT["offer_deflate"]:
         print("clients offer permessage-deflate (as browsers do)")
@@ -425,6 +435,19 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
     if levels_arg:
         levels = [int(x) for x in levels_arg.split(",")]
     chunks = 30 if quick else 200  # 3 s or 20 s of audio per session
+    if opts["model"] == "gemini":
+        server = h.StreamServer(core=plan[0] if plan else None)  # not on the bridge's core
+        server.configure(chunks=0, interval=h.CHUNK_SECONDS, echo=True)
+        opts["gemini_server"] = server
+    try:
+        await sweep(levels, chunks, opts)
+    finally:
+        if opts.get("gemini_server") is not None:
+            opts["gemini_server"].close()
+
+
+async def sweep(levels: list[int], chunks: int, opts: dict[str, Any]) -> None:
+    """Each level in turn until one is not held; then the summary."""
     held: dict[str, Any] = {}
     per_min: list[float] = []
     for n in levels:
@@ -507,10 +530,11 @@ if __name__ == "__main__":
     p.add_argument(
         "--model",
         default="fake",
-        choices=["fake", "echo"],
-        help="the model double inside the bridge: fake (the scripted FakeProvider, matching "
-        "every chunk) or echo (a minimal double answering each chunk: the bridge's and the "
-        "runtime's own cost)",
+        choices=["fake", "echo", "gemini"],
+        help="the model inside the bridge: fake (the scripted FakeProvider, matching "
+        "every chunk), echo (a minimal double answering each chunk: the bridge's and the "
+        "runtime's own cost) or gemini (the real Gemini plugin and google-genai over TLS "
+        "to a local server that answers each chunk: the whole production path)",
     )
     args = p.parse_args()
     CLIENT["offer_deflate"] = args.client_deflate
