@@ -30,6 +30,8 @@ minimal model double in the bridge instead of the scripted FakeProvider (whose m
 is a sixth of the bridge's CPU), so the figure is the bridge's and the runtime's own;
 ``--model gemini`` runs the real Gemini plugin and google-genai in the bridge, over TLS to
 ``_stream_server.py`` answering each chunk (the whole path a production bridge takes);
+``--bridge floor`` (with ``--model gemini``) serves the sessions with ``_relay_floor.py``
+instead, a bare relay that does only what any bridge to Gemini Live must: the floor;
 ``--pin`` runs the bridge (all its workers) on one core and the load generator on
 another with ``taskset -c``, so the held level is the bridge's
 own per core (falls back, printed, without ``taskset`` or a second core).
@@ -251,9 +253,13 @@ class Bridge:
             env["BENCH_NO_GC"] = "1"
         elif opts["gc"] == "freeze":
             env["BENCH_GC_FREEZE"] = "1"
-        argv = [*h.taskset(opts["bridge_core"]), sys.executable, str(h.HERE / "_bridge_server.py")]
-        argv += [str(self.port), str(sessions), str(chunks), "--loop", opts["loop"]]
-        argv += ["--workers", str(opts["workers"]), "--ws", opts["ws"]]
+        argv = [*h.taskset(opts["bridge_core"]), sys.executable]
+        if opts["bridge"] == "floor":  # the bare relay realtalk is measured against
+            argv += [str(h.HERE / "_relay_floor.py"), str(self.port), "--loop", opts["loop"]]
+        else:
+            argv += [str(h.HERE / "_bridge_server.py")]
+            argv += [str(self.port), str(sessions), str(chunks), "--loop", opts["loop"]]
+            argv += ["--workers", str(opts["workers"]), "--ws", opts["ws"]]
         self.proc = subprocess.Popen(argv, stderr=subprocess.PIPE, env=env, text=True)
         self.started = threading.Semaphore(0)
         self.tail: list[str] = []
@@ -405,6 +411,8 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
         if opts["workers"]
         else f"create_app + uvicorn.run(loop={opts['loop']!r}, ws={opts['ws']!r}), one process"
     )
+    if opts["bridge"] == "floor":
+        mode = f"the relay floor (_relay_floor.py: websockets, json, base64), {opts['loop']}"
     plan = h.pin_plan(opts["pin"])
     opts["bridge_core"] = plan[1] if plan else None
     if plan is not None:
@@ -424,7 +432,10 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
         "gemini": "the real Gemini plugin and google-genai over TLS to _stream_server.py "
         "(answers each chunk; its process on the load generator's core)",
     }
-    print(f"model double: {doubles[opts['model']]}")
+    if opts["bridge"] == "floor":
+        print("model: _stream_server.py over TLS (answers each chunk), relayed by the floor")
+    else:
+        print(f"model double: {doubles[opts['model']]}")
     if CLIENT["offer_deflate"]:
         print("clients offer permessage-deflate (as browsers do)")
     if opts["gc"] == "off":
@@ -536,7 +547,16 @@ if __name__ == "__main__":
         "runtime's own cost) or gemini (the real Gemini plugin and google-genai over TLS "
         "to a local server that answers each chunk: the whole production path)",
     )
+    p.add_argument(
+        "--bridge",
+        default="realtalk",
+        choices=["realtalk", "floor"],
+        help="realtalk (the bridge) or floor: a bare relay doing only what any bridge to "
+        "Gemini Live must (needs --model gemini)",
+    )
     args = p.parse_args()
+    if args.bridge == "floor" and args.model != "gemini":
+        p.error("--bridge floor relays to a Gemini Live server: add --model gemini")
     CLIENT["offer_deflate"] = args.client_deflate
     factory, loop_name = client_loop()
     options = {
@@ -548,6 +568,7 @@ if __name__ == "__main__":
         "client_loop": loop_name,
         "pin": args.pin,
         "model": args.model,
+        "bridge": args.bridge,
     }
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(main(args.quick, options, args.levels))

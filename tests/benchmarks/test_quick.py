@@ -54,6 +54,12 @@ SCRIPTS = {
         "ok=10",
         "p99_all_streaming_ms=",
     ],
+    "capacity --model gemini --bridge floor": [
+        "bridge: the relay floor",
+        "10 sessions",
+        "ok=10",
+        "p99_all_streaming_ms=",
+    ],
     "objects": ["floor", "per_session=", "cyclic_per_session=", "ratio realtalk/floor"],
     "peers/run": ["peers: none", "round 1 floor", "ratio realtalk/raw", "ratio realtalk/floor"],
     "runtime_path": ["us_per_event=", "runtime_cost=", "ratio realtalk/bare"],
