@@ -11,6 +11,11 @@ sessions). Two figures per client:
 * ``cyclic_per_session``: objects only the collector can free (reference cycles) once the
   sessions ended, counted with ``gc.DEBUG_SAVEALL`` and the collector off while they ran.
 
+Then the bridge: ``bridge_cyclic_per_session``, what each ended bridge session leaves in
+reference cycles (``realtalk api``'s WebSocket protocol under uvicorn, in this process,
+on the echo model double of ``_bridge_server.py``; clients that close, then clients that
+drop), with the collector off while they ran.
+
 ``uv run python benchmarks/objects.py`` (40 sessions, 3 s each) or ``--quick``.
 """
 
@@ -71,6 +76,81 @@ async def measure(name: str, server: h.StreamServer, count: int, chunks: int) ->
     return {"alive": alive, "per_session": sum(alive.values()) / count, "cyclic": cyclic}
 
 
+async def bridge_sessions(count: int, chunks: int, *, drop: bool) -> float:
+    """Objects in cycles per ended bridge session (``count`` sessions, one after another
+    in a bridge that outlives them, as a server's does)."""
+    import json
+
+    import uvicorn
+    from _bridge_server import EchoModel
+    from websockets.asyncio.client import connect
+
+    from realtalk import AudioAgent, RealtimeConfig
+    from realtalk.bridge import BridgeConfig, create_app
+    from realtalk.bridge.cli import uvicorn_protocols
+
+    config = BridgeConfig()
+    agent = AudioAgent(
+        "echo-model", realtime_config=RealtimeConfig(model="echo-model"), provider=EchoModel()
+    ).compile(shutdown_timeout=0.2)  # the double's turn never ends: drained for 0.2 s
+    asgi = create_app(config, app=agent)
+    bridge = asgi.state.bridge
+    server = uvicorn.Server(
+        uvicorn.Config(
+            asgi,
+            host="127.0.0.1",
+            port=0,
+            log_level="warning",
+            **uvicorn_protocols(config.limits),
+        )
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    serving = asyncio.ensure_future(server.serve())
+    while not server.started:  # noqa: ASYNC110  # uvicorn offers no readiness event
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    chunk = bytes(h.IN_CHUNK)
+
+    async def one() -> None:
+        async with connect(f"ws://127.0.0.1:{port}/v1/graph/live") as ws:
+            await ws.send("{}")
+            await ws.recv()  # session_started
+            for _ in range(chunks):
+                await ws.send(chunk)
+                while not isinstance(await ws.recv(), bytes):
+                    pass
+            if not drop:
+                await ws.send(json.dumps({"type": "close"}))
+                async for _ in ws:  # until the bridge closes it
+                    pass
+
+    async def settled() -> None:  # every server-side session has ended
+        while agent.active_sessions or bridge.sessions:  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    try:
+        await one()  # imports, first-use caches
+        await settled()
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        try:
+            for _ in range(count):
+                await one()
+            await settled()
+            for _ in range(5):
+                await asyncio.sleep(0)
+            cyclic = gc.collect()
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    finally:
+        server.should_exit = True
+        await serving
+    return cyclic / count
+
+
 async def main(quick: bool) -> None:
     h.header("objects per live session and cyclic garbage per ended session", quick)
     count, chunks = (5, 10) if quick else (40, 30)
@@ -93,6 +173,12 @@ async def main(quick: bool) -> None:
     for kind, _ in extra.most_common(12):
         ours, theirs = realtalk["alive"][kind] / count, floor["alive"][kind] / count
         print(f"{kind:60s} {ours:6.1f} {theirs:6.1f}")
+    print("\n## the bridge: ended sessions (realtalk api's protocol, echo double)")
+    bridge_count = 3 if quick else 20
+    for drop in (False, True):
+        cyclic = await bridge_sessions(bridge_count, 5, drop=drop)
+        label = "clients drop" if drop else "clients close"
+        h.row(f"bridge, {label}", sessions=bridge_count, bridge_cyclic_per_session=cyclic)
     print("\ndone")
 
 
