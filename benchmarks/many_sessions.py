@@ -25,7 +25,8 @@ Per client and level:
 * the cyclic collector's passes over the whole level (``gc_*``: passes, total and longest
   pause, full passes), which tell collector pauses apart from the client's own work in p99;
   ``BENCH_NO_GC=1`` turns the collector off during each level (a diagnosis run, not a
-  setting to deploy).
+  setting to deploy); ``BENCH_GC_THRESHOLD=10000`` sets the young generation's threshold
+  for every client (what ``realtalk api`` does in its own processes).
 
 Pinning: with ``taskset`` available and two usable cores, this process runs on one core
 and the server on the other (``taskset -c``), so the clients' CPU and latency are their
@@ -89,10 +90,15 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
     no_gc = bool(os.environ.get("BENCH_NO_GC"))  # diagnosis: are p99s collector pauses?
     if no_gc:
         gc.disable()
+    threshold = gc.get_threshold()
+    if os.environ.get("BENCH_GC_THRESHOLD"):  # "young[,middle[,old]]", every client alike
+        given = [int(v) for v in os.environ["BENCH_GC_THRESHOLD"].split(",")]
+        gc.set_threshold(*given, *threshold[len(given) :])
     try:
         with h.CollectorPauses() as pauses:
             result = await _measure(server, sessions, chunks, one, lats, finished, skip)
     finally:
+        gc.set_threshold(*threshold)
         if no_gc:
             gc.enable()
             gc.collect()
