@@ -36,6 +36,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+import _harness as h
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -126,13 +128,8 @@ def compiled_agent(sessions: int, chunks: int) -> Any:
 
         from _clients import realtalk_app
 
-        http_options = {
-            "base_url": f"https://127.0.0.1:{os.environ['BENCH_GEMINI_PORT']}",
-            "api_version": "v1beta",
-            "async_client_args": {
-                "ssl": ssl.create_default_context(cadata=os.environ["BENCH_GEMINI_CA"])
-            },
-        }
+        trust = ssl.create_default_context(cadata=os.environ["BENCH_GEMINI_CA"])
+        http_options = h.gemini_http_options(int(os.environ["BENCH_GEMINI_PORT"]), trust)
         import realtalk_gemini.transport  # noqa: F401  # what a first connect would import
 
         return realtalk_app(http_options)
@@ -175,9 +172,7 @@ def process_settings() -> None:
     elif os.environ.get("BENCH_GC_FREEZE"):  # measured: startup objects out of full passes
         gc.collect()
         gc.freeze()
-    if os.environ.get("BENCH_GC_THRESHOLD"):  # "young[,middle[,old]]" (default 700,10,10)
-        given = [int(v) for v in os.environ["BENCH_GC_THRESHOLD"].split(",")]
-        gc.set_threshold(*given, *gc.get_threshold()[len(given) :])
+    h.set_gc_threshold_from_env()  # "young[,middle[,old]]" (default 700,10,10)
     at_exit = []
     profile_path = os.environ.get("BENCH_PROFILE")
     if profile_path:

@@ -27,6 +27,11 @@ import _harness as h
 
 MODEL = "gemini-live-2.5-flash-preview"
 IN_MIME = f"audio/pcm;rate={h.IN_RATE}"
+FLOOR_SETUP = (
+    '{"setup": {"model": "models/' + MODEL + '", '
+    '"generationConfig": {"responseModalities": ["AUDIO"]}}}'
+)
+"""The bare clients' first frame: ``json.dumps`` of the setup google-genai sends for audio."""
 
 
 async def ticks() -> AsyncIterator[None]:
@@ -60,14 +65,7 @@ async def floor_session(http_options: dict[str, Any], *, send: bool, lat: list[i
 
     from websockets.asyncio.client import connect
 
-    setup = json.dumps(
-        {
-            "setup": {
-                "model": f"models/{MODEL}",
-                "generationConfig": {"responseModalities": ["AUDIO"]},
-            }
-        }
-    )
+    setup = FLOOR_SETUP
     ssl = http_options["async_client_args"]["ssl"]
     chunks = 0
     headers = {"x-goog-api-key": "bench"}

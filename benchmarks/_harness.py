@@ -211,6 +211,27 @@ def taskset(core: int | None) -> list[str]:
     return [] if core is None else ["taskset", "-c", str(core)]
 
 
+def gemini_http_options(port: int, context: ssl.SSLContext) -> dict[str, Any]:
+    """google-genai's ``http_options`` for the stream server on ``port``, trusting it."""
+    return {
+        "base_url": f"https://127.0.0.1:{port}",
+        "api_version": "v1beta",
+        "async_client_args": {"ssl": context},
+    }
+
+
+def set_gc_threshold_from_env() -> tuple[int, int, int]:
+    """``BENCH_GC_THRESHOLD="young[,middle[,old]]"`` applied to this process (the rest
+    kept); returns the thresholds before, to restore them."""
+    import gc
+
+    before = gc.get_threshold()
+    if os.environ.get("BENCH_GC_THRESHOLD"):
+        given = [int(v) for v in os.environ["BENCH_GC_THRESHOLD"].split(",")]
+        gc.set_threshold(*given, *before[len(given) :])
+    return before
+
+
 class StreamServer:
     """The real-time Gemini wire server (``_stream_server.py``) in a child process,
     pinned to ``core`` with ``taskset`` when one is given."""
@@ -257,11 +278,7 @@ class StreamServer:
 
     @property
     def http_options(self) -> dict[str, Any]:
-        return {
-            "base_url": f"https://127.0.0.1:{self.port}",
-            "api_version": "v1beta",
-            "async_client_args": {"ssl": self.client_context},
-        }
+        return gemini_http_options(self.port, self.client_context)
 
     def close(self) -> None:
         if self._proc.poll() is None:

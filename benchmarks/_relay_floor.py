@@ -21,22 +21,17 @@ import json
 import os
 import ssl
 import sys
-from typing import Any
 
-from _clients import MODEL, live_uri
+import _harness as h
+from _clients import FLOOR_SETUP, IN_MIME, live_uri
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
-
-SETUP = json.dumps(
-    {"setup": {"model": f"models/{MODEL}", "generationConfig": {"responseModalities": ["AUDIO"]}}}
-)
-IN_MIME = "audio/pcm;rate=16000"
 
 
 async def relay(client: ServerConnection, uri: str, context: ssl.SSLContext) -> None:
     headers = {"x-goog-api-key": "bench"}
     async with connect(uri, additional_headers=headers, ssl=context, compression=None) as model:
-        await model.send(SETUP)
+        await model.send(FLOOR_SETUP)
         json.loads(await model.recv(decode=False))  # setupComplete
 
         async def up() -> None:
@@ -64,12 +59,8 @@ async def relay(client: ServerConnection, uri: str, context: ssl.SSLContext) -> 
 
 
 async def main(port: int) -> None:
-    http_options: dict[str, Any] = {
-        "base_url": f"https://127.0.0.1:{os.environ['BENCH_GEMINI_PORT']}",
-        "api_version": "v1beta",
-    }
-    uri = live_uri(http_options)
     context = ssl.create_default_context(cadata=os.environ["BENCH_GEMINI_CA"])
+    uri = live_uri(h.gemini_http_options(int(os.environ["BENCH_GEMINI_PORT"]), context))
 
     async def handler(client: ServerConnection) -> None:
         try:

@@ -120,10 +120,11 @@ async def _handle(ws: ServerConnection) -> None:
         await ws.send(_HANDLE)
     echo = bool(cfg.get("echo"))
     reader = asyncio.create_task(_read(ws, int(cfg.get("send_skip", 0)), echo))
-    if echo:  # answers only: no paced stream, no turn end
-        cfg.update(chunks=0, idle=True)
     event = cfg.get("event")  # None | "go_away" | "drop"
-    chunks = int(cfg.get("after_chunks", cfg["chunks"]) if resumed else cfg["chunks"])
+    if echo:  # answers only: no paced stream, no turn end
+        chunks = 0
+    else:
+        chunks = int(cfg.get("after_chunks", cfg["chunks"]) if resumed else cfg["chunks"])
     interval = float(cfg["interval"])
     # stagger concurrent sessions so their chunks do not all fall on the same tick
     deadline = time.monotonic() + (random.random() * interval if cfg.get("stagger") else 0.0)
@@ -146,7 +147,7 @@ async def _handle(ws: ServerConnection) -> None:
                 STATE.marks.setdefault("resumed_first_audio_sent", time.monotonic_ns())
             await _send_chunk(ws)
         else:
-            if not cfg.get("idle"):
+            if not (cfg.get("idle") or echo):
                 await ws.send(_TURN_COMPLETE)
         await reader  # until the client closes
     except Exception:

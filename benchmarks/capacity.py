@@ -448,7 +448,7 @@ async def main(quick: bool, opts: dict[str, Any], levels_arg: str | None) -> Non
     chunks = 30 if quick else 200  # 3 s or 20 s of audio per session
     if opts["model"] == "gemini":
         server = h.StreamServer(core=plan[0] if plan else None)  # not on the bridge's core
-        server.configure(chunks=0, interval=h.CHUNK_SECONDS, echo=True)
+        server.configure(interval=h.CHUNK_SECONDS, echo=True)
         opts["gemini_server"] = server
     try:
         await sweep(levels, chunks, opts)

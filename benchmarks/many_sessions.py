@@ -90,10 +90,7 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
     no_gc = bool(os.environ.get("BENCH_NO_GC"))  # diagnosis: are p99s collector pauses?
     if no_gc:
         gc.disable()
-    threshold = gc.get_threshold()
-    if os.environ.get("BENCH_GC_THRESHOLD"):  # "young[,middle[,old]]", every client alike
-        given = [int(v) for v in os.environ["BENCH_GC_THRESHOLD"].split(",")]
-        gc.set_threshold(*given, *threshold[len(given) :])
+    threshold = h.set_gc_threshold_from_env()  # every client alike
     try:
         with h.CollectorPauses() as pauses:
             result = await _measure(server, sessions, chunks, one, lats, finished, skip)

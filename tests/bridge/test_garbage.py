@@ -10,12 +10,11 @@ counting alone: the client closing cleanly, and the client dropping mid-session.
 
 from __future__ import annotations
 
-import asyncio
-import gc
 import json
 from typing import Any
 
 import pytest
+from _shared.collector import library_garbage
 
 from realtalk import AudioAgent
 from realtalk.bridge import BridgeConfig, create_app
@@ -58,16 +57,6 @@ async def one_session(asgi: Any, options: dict[str, Any], *, drop: bool) -> None
     # leaving ``serve`` waited for uvicorn to finish every connection and its tasks
 
 
-def library_garbage() -> list[str]:
-    """The realtalk kinds among what the collector alone could free (test kit's aside)."""
-    return sorted(
-        f"{kind.__module__}.{kind.__qualname__}"
-        for kind in {type(o) for o in gc.garbage}
-        if kind.__module__.startswith("realtalk")
-        and not kind.__module__.startswith("realtalk_testing")
-    )
-
-
 @pytest.mark.parametrize("drop", [False, True], ids=["client-closes", "client-drops"])
 @pytest.mark.parametrize("stock", [False, True], ids=["realtalk-api", "stock-uvicorn"])
 async def test_an_ended_bridge_session_leaves_nothing_for_the_collector(
@@ -82,18 +71,6 @@ async def test_an_ended_bridge_session_leaves_nothing_for_the_collector(
     # server's do
     asgi, fake = asgi_app()
     options = protocols()
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        await one_session(asgi, options, drop=drop)
-        for _ in range(5):  # callbacks the server's end scheduled
-            await asyncio.sleep(0)
-        gc.collect()
-        left = library_garbage()
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
+    left = await library_garbage(lambda: one_session(asgi, options, drop=drop))
     assert left == []
     assert len(fake.connections) == 1 and fake.connections[0].ended is not None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
-from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+from _shared.collector import library_garbage
+
+import realtalk_testing
 from realtalk import LiveInputQueue, RealtimeConfig, ReconnectConfig
 from realtalk.events import RealtimeEvent
 from realtalk.runtime.clock import ManualClock
@@ -82,6 +84,26 @@ async def test_no_tasks_survive_a_consumer_that_stops_early() -> None:
 
 
 HAVE_PROC = os.path.isdir("/proc/self/fd")
+SPOKEN_QUESTION = Path(realtalk_testing.__file__).parent / "cassettes" / "spoken_question.jsonl"
+GEMINI_MODEL = "gemini-live-2.5-flash-preview"
+
+
+async def _spoken_question(server: Any) -> list[RealtimeEvent]:
+    """One session of the real Gemini plugin against ``server`` (a FakeGeminiServer
+    replaying ``spoken_question``): a second of audio, closed at the turn's end."""
+    from realtalk import AudioAgent
+
+    config = RealtimeConfig(
+        model=GEMINI_MODEL,
+        provider_options={"api_key": "test-key", "http_options": server.http_options},
+    )
+    app = AudioAgent(GEMINI_MODEL, realtime_config=config).compile()
+    queue = LiveInputQueue()
+    queue.send_audio(b"\x01\x00" * 16000)
+    events = await collect(app, queue, {"thread_id": "t"}, close_on="turn_complete")
+    await app.aclose()
+    await server.wait_done()
+    return events
 
 
 def _open_sockets() -> int:
@@ -98,32 +120,16 @@ def _open_sockets() -> int:
 async def test_no_sockets_or_tasks_survive_a_real_provider_session() -> None:
     """The real Gemini plugin and SDK over TLS against FakeGeminiServer: after the
     session and the server end, every socket and task the session opened is gone."""
-    from pathlib import Path
-
     import pytest
 
     if not HAVE_PROC:
         pytest.skip("counting sockets needs /proc")
-    import realtalk_testing
-    from realtalk import AudioAgent
-
-    cassette = Path(realtalk_testing.__file__).parent / "cassettes" / "spoken_question.jsonl"
-    model = "gemini-live-2.5-flash-preview"
     await _settle()
     sockets_before, tasks_before = _open_sockets(), asyncio.all_tasks()
-    async with realtalk_testing.FakeGeminiServer(cassette) as server:
+    async with realtalk_testing.FakeGeminiServer(SPOKEN_QUESTION) as server:
         await _settle()
         sockets_serving = _open_sockets()  # the listening socket(s)
-        config = RealtimeConfig(
-            model=model,
-            provider_options={"api_key": "test-key", "http_options": server.http_options},
-        )
-        app = AudioAgent(model, realtime_config=config).compile()
-        queue = LiveInputQueue()
-        queue.send_audio(b"\x01\x00" * 16000)
-        events = await collect(app, queue, {"thread_id": "t"}, close_on="turn_complete")
-        await app.aclose()
-        await server.wait_done()
+        events = await _spoken_question(server)
         await _settle()
         # the client closed its end (and the server then its own) before the server ends
         assert _open_sockets() == sockets_serving
@@ -134,30 +140,6 @@ async def test_no_sockets_or_tasks_survive_a_real_provider_session() -> None:
     ]
     assert _open_sockets() == sockets_before
     assert asyncio.all_tasks() == tasks_before
-
-
-async def _realtalk_garbage(run: Callable[[], Awaitable[None]]) -> list[str]:
-    """Run ``run()`` with the collector off; the kinds of library object (realtalk and
-    its plugins, not the test kit's fake servers) that only the collector could free
-    afterwards: members of reference cycles, or kept by one. Every such object stays in
-    memory until a collection, and every collection walks it (docs/benchmarks.md)."""
-    gc.collect()
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
-        await run()
-        await _settle()
-        gc.collect()
-        return sorted(
-            f"{kind.__module__}.{kind.__qualname__}"
-            for kind in {type(o) for o in gc.garbage}
-            if kind.__module__.startswith("realtalk")
-            and not kind.__module__.startswith("realtalk_testing")  # the fake server's
-        )
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
 
 
 def _weather(city: str) -> str:
@@ -211,37 +193,21 @@ async def test_an_ended_session_leaves_nothing_for_the_collector() -> None:
 
     await one_session(app())  # first use: imports, caches
     measured = app()
-    assert await _realtalk_garbage(lambda: one_session(measured)) == []
+    assert await library_garbage(lambda: one_session(measured)) == []
     for fake in fakes:
         fake.assert_done()
 
 
 async def test_an_ended_real_provider_session_leaves_nothing_for_the_collector() -> None:
     """The same through the real Gemini plugin and SDK over TLS (FakeGeminiServer)."""
-    from pathlib import Path
-
-    import realtalk_testing
-    from realtalk import AudioAgent
-
-    cassette = Path(realtalk_testing.__file__).parent / "cassettes" / "spoken_question.jsonl"
-    model = "gemini-live-2.5-flash-preview"
 
     async def one_session() -> None:
-        async with realtalk_testing.FakeGeminiServer(cassette) as server:
-            config = RealtimeConfig(
-                model=model,
-                provider_options={"api_key": "test-key", "http_options": server.http_options},
-            )
-            app = AudioAgent(model, realtime_config=config).compile()
-            queue = LiveInputQueue()
-            queue.send_audio(b"\x01\x00" * 16000)
-            events = await collect(app, queue, {"thread_id": "t"}, close_on="turn_complete")
-            await app.aclose()
-            await server.wait_done()
+        async with realtalk_testing.FakeGeminiServer(SPOKEN_QUESTION) as server:
+            events = await _spoken_question(server)
         assert events[-1].type == "session_ended" and events[-1].reason == "closed"
 
     await one_session()  # first use: imports, the SDK's caches
-    assert await _realtalk_garbage(one_session) == []
+    assert await library_garbage(one_session) == []
 
 
 async def test_a_session_its_consumer_abandons_leaves_nothing_for_the_collector() -> None:
@@ -262,5 +228,5 @@ async def test_a_session_its_consumer_abandons_leaves_nothing_for_the_collector(
 
     await abandoned(app())
     measured = app()
-    assert await _realtalk_garbage(lambda: abandoned(measured)) == []
+    assert await library_garbage(lambda: abandoned(measured)) == []
     assert all(fake.connections[0].closed_by_client for fake in fakes)

@@ -129,26 +129,22 @@ def audio_frame_events(raw: bytes) -> list[AudioDeltaEvent] | None:
     ``json.loads`` reads the 6 KB of base64 character by character; this finds the
     fixed structure around it (any JSON whitespace, either key order) and the string's
     end with ``bytes.find``. Only one shape is taken: one part, ``mimeType`` and
-    ``data`` strings with no escape sequences; anything else (``role``, several parts,
-    an escape, other keys) returns ``None`` and is parsed as JSON as before, so both
-    paths give the same events (``tests/gemini/test_frames.py``).
+    ``data`` strings with no escape sequences (the mime pattern has no backslash, and
+    strict base64 refuses one in the data); anything else (``role``, several parts, an
+    escape, other keys) returns ``None`` and is parsed as JSON as before, so both paths
+    give the same events (``tests/gemini/test_frames.py``).
     """
-    head = _MIME_FIRST.match(raw)
-    if head is not None:
-        start = head.end()
-        end = raw.find(b'"', start)
-        tail = _END.fullmatch(raw, end) if end >= 0 else None
-        mime = head.group(1)
-    else:
-        head = _DATA_FIRST.match(raw)
+    head, ending = _MIME_FIRST.match(raw), _END
+    if head is None:
+        head, ending = _DATA_FIRST.match(raw), _END_WITH_MIME
         if head is None:
             return None
-        start = head.end()
-        end = raw.find(b'"', start)
-        tail = _END_WITH_MIME.fullmatch(raw, end) if end >= 0 else None
-        mime = tail.group(1) if tail is not None else b""
-    if tail is None or raw.find(b"\\", start, end) >= 0:
+    start = head.end()
+    end = raw.find(b'"', start)  # an escaped quote ends it early: then not base64
+    tail = ending.fullmatch(raw, end) if end >= 0 else None
+    if tail is None:
         return None
+    mime = (head if ending is _END else tail).group(1)
     try:
         text = raw[start:end].decode("ascii")
     except UnicodeDecodeError:
