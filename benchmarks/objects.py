@@ -22,8 +22,10 @@ drop), with the collector off while they ran.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import _harness as h
@@ -52,6 +54,20 @@ def sessions_of(
     return tasks, lats
 
 
+@contextlib.contextmanager
+def cycles_kept() -> Iterator[None]:
+    """The collector off, and what it finds inside counted by ``gc.collect()`` (its
+    return value) instead of freed silently; both undone after."""
+    gc.disable()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        yield
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+
+
 async def measure(name: str, server: h.StreamServer, count: int, chunks: int) -> dict[str, Any]:
     await asyncio.gather(*sessions_of(name, server, 2, 5)[0])  # imports, TLS, the app
     gc.collect()
@@ -63,16 +79,10 @@ async def measure(name: str, server: h.StreamServer, count: int, chunks: int) ->
         await asyncio.sleep(0.05)
     gc.collect()
     alive = kinds() - before
-    gc.disable()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    try:
+    with cycles_kept():
         await asyncio.gather(*running)
         del running
         cyclic = gc.collect()
-    finally:
-        gc.set_debug(0)
-        gc.garbage.clear()
-        gc.enable()
     return {"alive": alive, "per_session": sum(alive.values()) / count, "cyclic": cyclic}
 
 
@@ -132,19 +142,13 @@ async def bridge_sessions(count: int, chunks: int, *, drop: bool) -> float:
         await one()  # imports, first-use caches
         await settled()
         gc.collect()
-        gc.disable()
-        gc.set_debug(gc.DEBUG_SAVEALL)
-        try:
+        with cycles_kept():
             for _ in range(count):
                 await one()
             await settled()
             for _ in range(5):
                 await asyncio.sleep(0)
             cyclic = gc.collect()
-        finally:
-            gc.set_debug(0)
-            gc.garbage.clear()
-            gc.enable()
     finally:
         server.should_exit = True
         await serving

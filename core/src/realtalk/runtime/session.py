@@ -236,11 +236,7 @@ class Session:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.tools.runner.aclose()
-        # the runner tells the turn state it settled, the turn state asks the runner if it
-        # is busy: with no tool left, drop the first edge so the ended session's parts are
-        # freed at once, not left for the collector (benchmarks/objects.py counts them)
-        self.tools.runner.on_settled = None
+        await self.tools.runner.aclose()  # (also lets go of the turn state)
         if conn is not None:
             await close_connection(conn)
         await self.pipeline.close_transcripts()

@@ -220,13 +220,17 @@ class ToolRunner:
         return cancelled
 
     async def aclose(self) -> None:
-        """Cancel every call (and pending report) and wait for the tasks to end."""
+        """Cancel every call (and pending report) and wait for the tasks to end; then
+        nothing settles any more, so ``on_settled`` is dropped (it is usually the turn
+        state's, which asks this runner whether it is busy: a reference cycle that would
+        keep the ended session for the collector)."""
         tasks = list(self._tasks.values())
         self._tasks.clear()
         self._executing.clear()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self.on_settled = None
 
 
 def describe(exc: BaseException) -> str:
