@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
+import pickle
 import typing
 
 import pytest
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from realtalk import events as ev
 from realtalk.events import (
@@ -138,3 +140,42 @@ def test_events_are_immutable() -> None:
     event = ev.TextDeltaEvent(text="a")
     with pytest.raises(ValidationError):
         event.text = "b"  # type: ignore[misc]
+
+
+# -- AudioDeltaEvent.of: the providers' construction without a validation pass ----------
+
+
+@pytest.mark.parametrize("rate", [16000, 24000])
+def test_audio_delta_of_is_the_validated_event(rate: int) -> None:
+    data = bytes(range(256)) * 10
+    built, validated = AudioDeltaEvent.of(data, rate), AudioDeltaEvent(data=data, sample_rate=rate)
+    assert type(built) is AudioDeltaEvent
+    assert built == validated and validated == built
+    assert built.model_dump() == validated.model_dump()
+    assert built.model_dump_json() == validated.model_dump_json()
+    assert built.model_fields_set == validated.model_fields_set == {"data", "sample_rate"}
+    assert pickle.loads(pickle.dumps(built)) == validated
+    assert copy.deepcopy(built) == validated
+    assert TypeAdapter(RealtimeEvent).validate_json(built.model_dump_json()) == validated
+    assert repr(built) == repr(validated)
+
+
+def test_audio_delta_of_shares_nothing_a_user_can_change() -> None:
+    first, second = AudioDeltaEvent.of(b"\x00\x01", 24000), AudioDeltaEvent.of(b"\x02\x03", 24000)
+    with pytest.raises(ValidationError):
+        first.data = b""  # type: ignore[misc]
+    changed = first.model_copy(update={"sample_rate": 16000})
+    assert changed.sample_rate == 16000 and first.sample_rate == 24000
+    assert second.model_fields_set == {"data", "sample_rate"}
+    assert first.model_dump(exclude_unset=True) == {"data": b"\x00\x01", "sample_rate": 24000}
+
+
+def test_audio_delta_of_validates_anything_else() -> None:
+    assert AudioDeltaEvent.of(bytearray(b"\x00\x01"), 24000).data == b"\x00\x01"
+    with pytest.raises(ValidationError):
+        AudioDeltaEvent.of(b"\x00\x01", "fast")  # type: ignore[arg-type]
+
+    class Tagged(AudioDeltaEvent):
+        tag: str = "x"
+
+    assert Tagged.of(b"\x00\x01", 24000).tag == "x"

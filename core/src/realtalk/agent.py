@@ -238,6 +238,28 @@ class AudioAgent(LiveAgent):
         )
 
 
+class _Instruction:
+    """A session's system instruction, rebuilt at every (re)connect from the agent as it
+    is then. A slotted object rather than a closure: one object per session, not five."""
+
+    __slots__ = ("app", "base", "state")
+
+    def __init__(self, app: RealtimeApp, base: str | None, state: Any) -> None:
+        self.app, self.base, self.state = app, base, state
+
+    def __call__(self) -> str | None:
+        app = self.app
+        agent = app.agent
+        return build_system_instruction(
+            system_instruction=self.base,
+            system_prompt=agent.system_prompt,
+            skills=agent.skills,
+            memory=agent.memory,
+            state=self.state,
+            store=app.store,
+        )
+
+
 class RealtimeApp:
     """A compiled live agent. Reusable; each ``arealtime`` call is an independent session."""
 
@@ -412,16 +434,7 @@ class RealtimeApp:
         options = resolve_session_config(self.agent, config)
         realtime_config: RealtimeConfig = options["realtime_config"]
 
-        def instruction() -> str | None:
-            return build_system_instruction(
-                system_instruction=realtime_config.system_instruction,
-                system_prompt=self.agent.system_prompt,
-                skills=self.agent.skills,
-                memory=self.agent.memory,
-                state=state,
-                store=self.store,
-            )
-
+        instruction = _Instruction(self, realtime_config.system_instruction, state)
         system_instruction = instruction()  # a bad prompt fails before the session starts
         provider = self._provider(realtime_config)
         session_config = options["config"]

@@ -530,10 +530,7 @@ class EmitAudio(Emission):
         # split on sample boundaries so every chunk is valid PCM16
         samples = len(data) // 2
         bounds = [2 * (samples * i // n) for i in range(n)] + [len(data)]
-        return [
-            AudioDeltaEvent(data=data[bounds[i] : bounds[i + 1]], sample_rate=rate)
-            for i in range(n)
-        ]
+        return [AudioDeltaEvent.of(data[bounds[i] : bounds[i + 1]], rate) for i in range(n)]
 
 
 # --------------------------------------------------------------------------- endings

@@ -75,7 +75,7 @@ class InputPump:
             capabilities.input_sample_rate, validated_input=isinstance(queue, LiveInputQueue)
         )
         self._queue_drops_seen = (0, 0)
-        self._in_flight: set[asyncio.Task[None]] = set()
+        self._in_flight: set[asyncio.Task[None]] | None = None  # made when a send waits
         self._loop: asyncio.AbstractEventLoop | None = None
         self._direct_sent = self._direct_waited = 0
 
@@ -190,8 +190,11 @@ class InputPump:
         task = asyncio.Task(self._send_locked(prepared), loop=self._loop, **_EAGER)
         self._direct_sent += 1
         if not task.done():  # the socket made it wait: keep it until it ends
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            in_flight = self._in_flight
+            if in_flight is None:
+                in_flight = self._in_flight = set()
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
             # a provider whose sends always wait (a scripted fake that yields per send)
             # costs a task step per eager task anyway: counted, the pump takes over again
             self._direct_waited += 1
@@ -199,7 +202,7 @@ class InputPump:
 
     def in_flight(self) -> list[asyncio.Task[None]]:
         """Direct sends still waiting on the socket (the session cancels them at its end)."""
-        return list(self._in_flight)
+        return list(self._in_flight or ())
 
     async def send(self, item: InputItem) -> None:
         """Send on the current connection, or buffer for the next one."""

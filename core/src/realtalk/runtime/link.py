@@ -36,7 +36,7 @@ class SendLock:
 
     def __init__(self) -> None:
         self._held = False
-        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._waiters: deque[asyncio.Future[None]] | None = None  # made on first contention
 
     def locked(self) -> bool:
         return self._held
@@ -52,21 +52,25 @@ class SendLock:
         if self.try_acquire():
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        waiters = self._waiters
+        if waiters is None:
+            waiters = self._waiters = deque()
+        waiters.append(waiter)
         try:
             await waiter
         except asyncio.CancelledError:
             if waiter.done() and not waiter.cancelled():
                 self.release()  # handed over just as we were cancelled: pass it on
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
+            elif waiter in waiters:
+                waiters.remove(waiter)
             raise
 
     def release(self) -> None:
         if not self._held:
             raise RuntimeError("the send lock is not held")
-        while self._waiters:
-            waiter = self._waiters.popleft()
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)  # the lock stays held, now by that waiter
                 return
@@ -90,9 +94,24 @@ class Link:
         self.go_away_gen: int | None = None
         self.failures = 0
         """Connection failures in a row (reset by every event a connection delivers)."""
-        self._signal = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+        """The supervisor, waiting for any of the facts above to change (one waiter at a
+        time: only the supervisor's task waits on the link)."""
         self._disconnect: tuple[int, ProviderDisconnected] | None = None
         self._rotate_gen: int | None = None
+
+    def _wake(self) -> None:
+        waiter, self._waiter = self._waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def _changed(self) -> asyncio.Future[None]:
+        """A future done at the next change (a plain future, not an ``asyncio.Event``:
+        no coroutine per wait and no waiter deque kept for the session's life)."""
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            waiter = self._waiter = asyncio.get_running_loop().create_future()
+        return waiter
 
     def next_generation(self) -> int:
         """Start a new connection generation (call under ``send_lock``)."""
@@ -109,7 +128,7 @@ class Link:
         """Connection ``gen`` is lost (the first report wins; old generations are ignored)."""
         if gen == self.gen and self._disconnect is None:
             self._disconnect = (gen, exc)
-            self._signal.set()
+            self._wake()
 
     def take_disconnect(self) -> ProviderDisconnected:
         """The reported loss, cleared for the next connection."""
@@ -122,13 +141,13 @@ class Link:
         """Ask to replace connection ``gen`` (a planned rotation)."""
         if gen == self.gen and self._rotate_gen is None:
             self._rotate_gen = gen
-            self._signal.set()
+            self._wake()
 
     def request_finish(self, reason: str) -> None:
         """End the session (the first reason wins)."""
         if self.finish_reason is None:
             self.finish_reason = reason
-            self._signal.set()
+            self._wake()
 
     async def serve(self, gen: int) -> StopReason:
         """Wait until connection ``gen`` must stop being served; returns why."""
@@ -139,8 +158,7 @@ class Link:
                 return "disconnected"
             if self._rotate_gen == gen:
                 return "rotate"
-            self._signal.clear()
-            await self._signal.wait()
+            await self._changed()
 
     async def wait_or_finish(self, clock: Clock, seconds: float) -> bool:
         """Sleep ``seconds`` on ``clock``; False if the session finished meanwhile."""
@@ -149,13 +167,7 @@ class Link:
         sleeper = asyncio.ensure_future(clock.sleep(seconds))
         try:
             while not sleeper.done():
-                self._signal.clear()
-                waiter = asyncio.ensure_future(self._signal.wait())
-                try:
-                    await asyncio.wait({sleeper, waiter}, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    waiter.cancel()
-                    await asyncio.gather(waiter, return_exceptions=True)
+                await asyncio.wait({sleeper, self._changed()}, return_when=asyncio.FIRST_COMPLETED)
                 if self.finish_reason is not None:
                     return False
             return True

@@ -104,7 +104,7 @@ class Session:
             config=public_config(config),
             state=state,
         )
-        self.turns = TurnState(self.link, lambda: runner.busy)
+        self.turns = TurnState(self.link, runner.is_busy)
         runner.on_settled = self.turns.check_drain
         self.resumption = Resumption(
             store,

@@ -149,6 +149,11 @@ class ToolRunner:
         """True while any call executes or its outcome is being reported."""
         return bool(self._tasks)
 
+    def is_busy(self) -> bool:
+        """`busy` as a method, for the turn state's drain rule (a bound method is one
+        object a session keeps; a lambda over the runner is three)."""
+        return bool(self._tasks)
+
     def spec(self, name: str) -> ToolSpec | None:
         """The advertised tool called ``name``, or None."""
         return self.specs.get(name)

@@ -11,7 +11,6 @@ order they happened. The tracker does no I/O, so its rules are tested directly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Literal
 
 from ..events import (
@@ -30,15 +29,25 @@ Output = RealtimeEvent | Message
 """What the tracker asks for: an event to emit or a message to persist (in order)."""
 
 
-@dataclass
 class Utterance:
-    """Fragments of one utterance being spoken (or typed, for TEXT replies)."""
+    """Fragments of one utterance being spoken (or typed, for TEXT replies).
 
-    parts: list[str] = field(default_factory=list)
+    ``parts`` is the shared empty tuple until the first fragment: a session keeps three
+    of these open for its whole life, mostly empty, and an empty list per utterance
+    would be one more object for every pass of the collector to walk."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[str] | tuple[()] = ()
 
     def add(self, fragment: str) -> None:
         if fragment:
-            self.parts.append(fragment)
+            parts = self.parts
+            if parts:
+                parts.append(fragment)  # type: ignore[union-attr]
+            else:
+                self.parts = [fragment]
 
     @property
     def pending(self) -> bool:
@@ -47,7 +56,7 @@ class Utterance:
     def take(self, whole: str | None = None) -> str | None:
         """The finished text (``whole`` when given, else the fragments joined); resets."""
         text = whole if whole and whole.strip() else "".join(self.parts)
-        self.parts.clear()
+        self.parts = ()
         text = text.strip()
         return text or None
 

@@ -41,16 +41,21 @@ class TurnState:
 class Timers:
     """Background waits of one session (deadlines, the shutdown drain), cancelled together."""
 
+    __slots__ = ("_tasks",)
+
     def __init__(self) -> None:
-        self._tasks: set[asyncio.Future[Any]] = set()
+        self._tasks: set[asyncio.Future[Any]] | None = None  # made by the first start()
 
     def start(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._tasks
+        if tasks is None:
+            tasks = self._tasks = set()
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     def tasks(self) -> list[asyncio.Future[Any]]:
-        return list(self._tasks)
+        return list(self._tasks or ())
 
 
 __all__ = ["Timers", "TurnState"]

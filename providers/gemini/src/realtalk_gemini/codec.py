@@ -339,9 +339,7 @@ def content_events(content: types.Content | None) -> list[RealtimeEvent]:
             continue
         blob = part.inline_data
         if blob is not None and blob.data and (blob.mime_type or "").startswith("audio/"):
-            events.append(
-                AudioDeltaEvent(data=blob.data, sample_rate=sample_rate_of(blob.mime_type))
-            )
+            events.append(AudioDeltaEvent.of(blob.data, sample_rate_of(blob.mime_type)))
         elif part.text:
             events.append(TextDeltaEvent(text=part.text))
     return events
@@ -396,17 +394,26 @@ def message_events(message: types.LiveServerMessage) -> list[RealtimeEvent]:
     return events
 
 
-@dataclass
 class _Utterance:
-    parts: list[str] = field(default_factory=list)
+    """One transcript being streamed; ``parts`` stays the shared empty tuple until the
+    first fragment (one object less per open connection for the collector to walk)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self) -> None:
+        self.parts: list[str] | tuple[()] = ()
 
     def add(self, text: str) -> None:
         if text:
-            self.parts.append(text)
+            parts = self.parts
+            if parts:
+                parts.append(text)  # type: ignore[union-attr]
+            else:
+                self.parts = [text]
 
     def take(self) -> str:
         text = "".join(self.parts)
-        self.parts.clear()
+        self.parts = ()
         return text
 
     def __bool__(self) -> bool:

@@ -99,7 +99,7 @@ def audio_events(frame: Mapping[str, Any]) -> list[AudioDeltaEvent] | None:
         data = _b64decode(text)
         if not data:  # empty audio is skipped by the codec; let the SDK path say so
             return None
-        events.append(AudioDeltaEvent(data=data, sample_rate=_rate_of(mime)))
+        events.append(AudioDeltaEvent.of(data, _rate_of(mime)))
     return events
 
 
@@ -152,7 +152,7 @@ def audio_frame_events(raw: bytes) -> list[AudioDeltaEvent] | None:
     data = _b64decode(text)
     if not data:  # empty audio is skipped by the codec; let the SDK path say so
         return None
-    return [AudioDeltaEvent(data=data, sample_rate=_rate_of(mime.decode("ascii")))]
+    return [AudioDeltaEvent.of(data, _rate_of(mime.decode("ascii")))]
 
 
 def audio_input_text(data: bytes, sample_rate: int) -> str:

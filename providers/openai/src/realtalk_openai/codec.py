@@ -488,7 +488,7 @@ class Decoder:
             if response is not None and isinstance(item_id, str):
                 response.audio_item = item_id
                 response.audio_bytes[item_id] = response.audio_bytes.get(item_id, 0) + len(data)
-            return [*self._finish_user(), AudioDeltaEvent(data=data, sample_rate=SAMPLE_RATE)]
+            return [*self._finish_user(), AudioDeltaEvent.of(data, SAMPLE_RATE)]
         if kind in _OUT_TRANSCRIPT_DELTA:
             text = str(event.get("delta") or "")
             if not text or not self.output_transcripts:
