@@ -80,7 +80,11 @@ class InputPump:
         self._direct_sent = self._direct_waited = 0
 
     async def run(self) -> None:
-        """Pump until the queue ends; then input is closed and the reply may drain."""
+        """Pump until the queue ends; then input is closed and the reply may drain.
+
+        One coroutine for the whole loop, and nothing of the last item kept while it
+        waits: this task is parked on the queue for the session's life (direct sends
+        bypass it), so what its frame holds is held by every live session."""
         queue = self.queue
         self._loop = loop = asyncio.get_running_loop()
         direct = (
@@ -88,8 +92,44 @@ class InputPump:
             and isinstance(queue, LiveInputQueue)
             and queue._attach_sink(loop, self.send_direct)
         )
+        item: Any = None
+        prepared: InputItem | None = None
         try:
-            await self._pump_items()
+            next_item = aiter(queue).__anext__
+            while True:
+                item = prepared = None  # not kept alive while waiting for the next one
+                try:
+                    item = await next_item()
+                except StopAsyncIteration:
+                    break
+                self.report_queue_drops()
+                if type(item) is AudioInput:
+                    # the path of nearly every item, without a coroutine for preparing it
+                    # (and no metrics note: only explicit ends of input are timed)
+                    try:
+                        prepared = self.audio.adapt(item)
+                    except ValueError as exc:
+                        await self.reporter.report("invalid_audio", f"audio chunk dropped: {exc}")
+                        continue
+                    if prepared is not None:
+                        await self.send(prepared)
+                    continue
+                prepared = await self.prepare(item)
+                if prepared is None:
+                    continue
+                if isinstance(prepared, TextInput):
+                    self.turns.awaiting_reply = True
+                    await self.reporter.persist(
+                        [Message.text("user", prepared.text, modality="text")]
+                    )
+                elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
+                    self.turns.awaiting_reply = True  # the user ended a turn: a reply is due
+                self.reporter.note_input(prepared)  # metrics: the end of the user's input
+                await self.send(prepared)
+            self.report_queue_drops()
+            tail = self.audio.flush()
+            if tail is not None:
+                await self.send(tail)
         except Exception as exc:  # a broken custom queue ends input, not the session
             await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
         finally:
@@ -98,36 +138,6 @@ class InputPump:
             self.turns.input_closed = True
         self.turns.check_drain()
         self.on_closed()
-
-    async def _pump_items(self) -> None:
-        adapt = self.audio.adapt
-        async for item in self.queue:
-            self.report_queue_drops()
-            if type(item) is AudioInput:
-                # the path of nearly every item, without a coroutine for preparing it (and
-                # no metrics note: only explicit ends of input are timed)
-                try:
-                    audio = adapt(item)
-                except ValueError as exc:
-                    await self.reporter.report("invalid_audio", f"audio chunk dropped: {exc}")
-                    continue
-                if audio is not None:
-                    await self.send(audio)
-                continue
-            prepared = await self.prepare(item)
-            if prepared is None:
-                continue
-            if isinstance(prepared, TextInput):
-                self.turns.awaiting_reply = True
-                await self.reporter.persist([Message.text("user", prepared.text, modality="text")])
-            elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
-                self.turns.awaiting_reply = True  # the user ended a turn: a reply is due
-            self.reporter.note_input(prepared)  # metrics: the end of the user's input
-            await self.send(prepared)
-        self.report_queue_drops()
-        tail = self.audio.flush()
-        if tail is not None:
-            await self.send(tail)
 
     async def prepare(self, item: Any) -> InputItem | None:
         """Validate one queued item and adapt it to the provider; None drops it."""
