@@ -74,12 +74,19 @@ def cpu_seconds() -> float:
 class CollectorPauses:
     """The cyclic collector's passes in this process while active (``gc.callbacks``):
     how many, their total and longest pause, and the full (generation 2) ones apart,
-    so a p99 can be read as collector pauses or as the client's own work."""
+    so a p99 can be read as collector pauses or as the client's own work. `mark()` at
+    the start and the end of a steady window adds the passes inside it (``gc_steady_*``),
+    which tell passes driven by streaming apart from those of the connect burst."""
 
     def __init__(self) -> None:
         self.passes = self.full_passes = 0
         self.total = self.longest = self.full_longest = 0.0
         self._started = 0.0
+        self._marks: list[tuple[int, float, int]] = []
+
+    def mark(self) -> None:
+        """The start, then the end, of the steady window."""
+        self._marks.append((self.passes, self.total, self.full_passes))
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
         now = time.perf_counter()
@@ -106,13 +113,21 @@ class CollectorPauses:
         gc.callbacks.remove(self._callback)
 
     def figures(self) -> dict[str, float]:
-        return {
+        figures: dict[str, float] = {
             "gc_passes": self.passes,
             "gc_ms": round(self.total * 1000, 1),
             "gc_max_ms": round(self.longest * 1000, 1),
             "gc_full": self.full_passes,
             "gc_full_max_ms": round(self.full_longest * 1000, 1),
         }
+        if len(self._marks) >= 2:
+            (p0, t0, f0), (p1, t1, f1) = self._marks[0], self._marks[1]
+            figures |= {
+                "gc_steady_passes": p1 - p0,
+                "gc_steady_ms": round((t1 - t0) * 1000, 1),
+                "gc_steady_full": f1 - f0,
+            }
+        return figures
 
 
 async def alternating(

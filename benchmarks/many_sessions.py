@@ -23,7 +23,9 @@ Per client and level:
   send latency (the user's send call -> the server decoded it), p50 and p99, each
   session's first second left out both ways (realtalk buffers input sent while it connects);
 * the cyclic collector's passes over the whole level (``gc_*``: passes, total and longest
-  pause, full passes), which tell collector pauses apart from the client's own work in p99;
+  pause, full passes), which tell collector pauses apart from the client's own work in p99,
+  and those inside the steady window (``gc_steady_*``: passes, their total, full passes),
+  which tell the passes streaming drives apart from the connect burst's;
   ``BENCH_NO_GC=1`` turns the collector off during each level (a diagnosis run, not a
   setting to deploy); ``BENCH_GC_THRESHOLD=10000`` sets the young generation's threshold
   for every client (what ``realtalk api`` does in its own processes).
@@ -93,7 +95,7 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
     threshold = h.set_gc_threshold_from_env()  # every client alike
     try:
         with h.CollectorPauses() as pauses:
-            result = await _measure(server, sessions, chunks, one, lats, finished, skip)
+            result = await _measure(server, sessions, chunks, one, lats, finished, skip, pauses)
     finally:
         gc.set_threshold(*threshold)
         if no_gc:
@@ -110,6 +112,7 @@ async def _measure(
     lats: list[list[int]],
     finished: asyncio.Event,
     skip: int,
+    pauses: h.CollectorPauses,
 ) -> dict[str, Any]:
     t0, cpu0, server_t0 = time.monotonic(), h.cpu_seconds(), server.stats(keep=True)["cpu_s"]
     work = asyncio.gather(*(one(i) for i in range(sessions)), return_exceptions=True)
@@ -123,9 +126,11 @@ async def _measure(
         await asyncio.sleep(1.0)
         server_cpu0 = server.stats(keep=True)["cpu_s"]
         start = (time.monotonic(), h.cpu_seconds())
+        pauses.mark()
         got0 = sum(map(len, lats))
         await finished.wait()
         window = (*start, time.monotonic(), h.cpu_seconds())
+        pauses.mark()
         got1 = sum(map(len, lats))
         server_cpu = server.stats(keep=True)["cpu_s"] - server_cpu0
     limit = chunks * h.CHUNK_SECONDS * 3 + 30
@@ -199,6 +204,10 @@ def summarise(rows: dict[str, list[dict[str, Any]]], clients: list[str]) -> None
     medians = {c: {k: h.median([r[k] for r in rows[c]]) for k in keys} for c in clients}
     for client in clients:
         h.row(client, **medians[client])
+    gc_keys = ("gc_passes", "gc_full", "gc_steady_passes", "gc_steady_full")
+    for client in clients:
+        got = [k for k in gc_keys if all(k in r for r in rows[client])]
+        h.row(f"{client} collector", **{k: h.median([r[k] for r in rows[client]]) for k in got})
     pairs = [
         ("realtalk", "floor"),
         ("realtalk_sink", "floor"),
