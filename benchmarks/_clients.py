@@ -190,15 +190,18 @@ async def realtalk_session(
         async for _ in ticks():
             queue.send_audio(h.stamped(h.IN_CHUNK), h.IN_RATE)
 
-    def take(event: Any) -> bool:  # from the receive task, while the loop below waits
-        nonlocal chunks
-        if type(event) is not AudioDeltaEvent:
-            return False
-        lat.append(time.monotonic_ns() - h.stamp_of(event.data))
-        chunks += 1
-        return True
+    options: dict[str, Any] = {}
+    if sink:  # defined only when used: a closure is objects every session keeps
 
-    options: dict[str, Any] = {"event_sink": take} if sink else {}
+        def take(event: Any) -> bool:  # from the receive task, while the loop below waits
+            nonlocal chunks
+            if type(event) is not AudioDeltaEvent:
+                return False
+            lat.append(time.monotonic_ns() - h.stamp_of(event.data))
+            chunks += 1
+            return True
+
+        options["event_sink"] = take
     task = asyncio.create_task(sender()) if send else None
     async for event in app.arealtime(queue, {"thread_id": thread}, **options):
         if isinstance(event, AudioDeltaEvent):
