@@ -76,19 +76,32 @@ class CollectorPauses:
     how many, their total and longest pause, and the full (generation 2) ones apart,
     so a p99 can be read as collector pauses or as the client's own work. `mark()` at
     the start and the end of a steady window adds the passes inside it (``gc_steady_*``),
-    which tell passes driven by streaming apart from those of the connect burst."""
+    which tell passes driven by streaming apart from those of the connect burst; and
+    ``promoted``, the objects its middle passes moved into the oldest generation, which
+    is what makes full passes due."""
 
     def __init__(self) -> None:
         self.passes = self.full_passes = 0
         self.total = self.longest = self.full_longest = 0.0
         self._started = 0.0
         self._marks: list[tuple[int, float, int]] = []
+        self.promoted = self._young = 0
+        """Objects moved into the oldest generation (survivors of middle passes): a full
+        pass is due once they reach a quarter of what that generation holds."""
 
     def mark(self) -> None:
         """The start, then the end, of the steady window."""
         self._marks.append((self.passes, self.total, self.full_passes))
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
+        generation = info.get("generation")
+        if generation == 1:  # its survivors move to the oldest generation: counted
+            if phase == "start":  # before the clock starts, so pauses stay the collector's
+                import gc
+
+                self._young = len(gc.get_objects(0)) + len(gc.get_objects(1))
+            else:
+                self.promoted += self._young - info.get("collected", 0)
         now = time.perf_counter()
         if phase == "start":
             self._started = now

@@ -25,7 +25,9 @@ Per client and level:
 * the cyclic collector's passes over the whole level (``gc_*``: passes, total and longest
   pause, full passes), which tell collector pauses apart from the client's own work in p99,
   and those inside the steady window (``gc_steady_*``: passes, their total, full passes),
-  which tell the passes streaming drives apart from the connect burst's;
+  which tell the passes streaming drives apart from the connect burst's, and the objects
+  promoted into the oldest generation per session (``gc_promoted_per_session``), which
+  is what makes a full pass due;
   ``BENCH_NO_GC=1`` turns the collector off during each level (a diagnosis run, not a
   setting to deploy); ``BENCH_GC_THRESHOLD=10000`` sets the young generation's threshold
   for every client (what ``realtalk api`` does in its own processes).
@@ -101,7 +103,8 @@ async def level(server: h.StreamServer, name: str, sessions: int, chunks: int) -
         if no_gc:
             gc.enable()
             gc.collect()
-    return {**result, **pauses.figures()}
+    promoted = round(pauses.promoted / sessions, 1)
+    return {**result, **pauses.figures(), "gc_promoted_per_session": promoted}
 
 
 async def _measure(
@@ -204,7 +207,13 @@ def summarise(rows: dict[str, list[dict[str, Any]]], clients: list[str]) -> None
     medians = {c: {k: h.median([r[k] for r in rows[c]]) for k in keys} for c in clients}
     for client in clients:
         h.row(client, **medians[client])
-    gc_keys = ("gc_passes", "gc_full", "gc_steady_passes", "gc_steady_full")
+    gc_keys = (
+        "gc_passes",
+        "gc_full",
+        "gc_steady_passes",
+        "gc_steady_full",
+        "gc_promoted_per_session",
+    )
     for client in clients:
         got = [k for k in gc_keys if all(k in r for r in rows[client])]
         h.row(f"{client} collector", **{k: h.median([r[k] for r in rows[client]]) for k in got})
