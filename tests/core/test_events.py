@@ -164,7 +164,9 @@ def test_audio_delta_of_shares_nothing_a_user_can_change() -> None:
     first, second = AudioDeltaEvent.of(b"\x00\x01", 24000), AudioDeltaEvent.of(b"\x02\x03", 24000)
     with pytest.raises(ValidationError):
         first.data = b""  # type: ignore[misc]
-    changed = first.model_copy(update={"sample_rate": 16000})
+    # "type" is outside the shared fields set: a copy that added it to the shared set
+    # instead of its own would show in ``second`` below
+    changed = first.model_copy(update={"sample_rate": 16000, "type": "audio_delta"})
     assert changed.sample_rate == 16000 and first.sample_rate == 24000
     assert second.model_fields_set == {"data", "sample_rate"}
     assert first.model_dump(exclude_unset=True) == {"data": b"\x00\x01", "sample_rate": 24000}

@@ -144,15 +144,12 @@ class ToolRunner:
         """True while ``call_id`` executes or its outcome is being reported."""
         return call_id in self._tasks
 
-    @property
-    def busy(self) -> bool:
-        """True while any call executes or its outcome is being reported."""
+    def is_busy(self) -> bool:
+        """True while any call executes or its outcome is being reported (a method: the
+        turn state's drain rule keeps it bound, one object, where a lambda is three)."""
         return bool(self._tasks)
 
-    def is_busy(self) -> bool:
-        """`busy` as a method, for the turn state's drain rule (a bound method is one
-        object a session keeps; a lambda over the runner is three)."""
-        return bool(self._tasks)
+    busy = property(is_busy, doc="`is_busy()` as a property.")
 
     def spec(self, name: str) -> ToolSpec | None:
         """The advertised tool called ``name``, or None."""
