@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..events import RealtimeEvent
+from .wakeup import Wakeup
 
 DEFAULT_OUTPUT_LIMIT = 512
 """Events a session holds for a consumer that fell behind before it stops reading from
@@ -43,7 +44,8 @@ class OutputStream:
         self.items: deque[Any] = deque()
         """What waits for the consumer (read-only outside this class; the hot path reads
         its length directly)."""
-        self._waiter: asyncio.Future[None] | None = None  # the consumer, found it empty
+        self._wakeup = Wakeup()  # the consumer's, re-armed for every wait
+        self._waiter: Wakeup | None = None  # set while the consumer waits on it empty
         self._room: asyncio.Future[None] | None = None  # the provider reader, found it full
         self._ended = False
         self.sink: Callable[[RealtimeEvent], bool] | None = None
@@ -74,8 +76,7 @@ class OutputStream:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
+            waiter.wake()
 
     def end(self) -> None:
         """Mark the end of the stream (after every event pushed so far)."""
@@ -102,16 +103,15 @@ class OutputStream:
                 room.set_result(None)
         return item  # type: ignore[no-any-return]
 
-    def wait(self) -> asyncio.Future[None]:
-        """A future done once an event (or the end) is ready to be taken; await it.
+    def wait(self) -> Wakeup:
+        """Something to await until an event (or the end) is ready to be taken.
 
-        A plain future, not a coroutine: the consumer waits on it directly, one frame
-        and one object less on every wake-up (the path of every event)."""
-        waiter = asyncio.get_running_loop().create_future()
-        if self.items:
-            waiter.set_result(None)
-        else:
-            self._waiter = waiter  # a waiter cancelled with its consumer is skipped by push
+        The stream's one `Wakeup`, re-armed: not a coroutine, and not a new future per
+        wait (the path of every event that finds the stream empty). One consumer."""
+        ready = bool(self.items)
+        waiter = self._wakeup.arm(ready=ready)
+        if not ready:
+            self._waiter = waiter  # a wait cancelled with its consumer is skipped by push
         return waiter
 
     async def wait_room(self) -> None:
