@@ -18,6 +18,7 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 from .audio import downmix_pcm16, validate_pcm16
 from .config import INPUT_SAMPLE_RATE
@@ -34,11 +35,20 @@ from .inputs import (
 IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png"})
 """Image types a live session accepts (stills and video frames)."""
 
-_Waiter = tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+
+class _Wakeable(Protocol):
+    """What waits in the queue: a future, or anything resolved the same way."""
+
+    def done(self) -> bool: ...
+
+    def set_result(self, result: None, /) -> None: ...
+
+
+_Waiter = tuple[asyncio.AbstractEventLoop, _Wakeable]
 _Sink = tuple[asyncio.AbstractEventLoop, Callable[[AudioInput], bool]]
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
+def _resolve(future: _Wakeable) -> None:
     if not future.done():
         future.set_result(None)
 
@@ -175,10 +185,11 @@ class LiveInputQueue:
                     return self._pop()
                 if self._closed:
                     raise StopAsyncIteration
-                waiter: _Waiter = (loop, loop.create_future())
+                future = loop.create_future()
+                waiter: _Waiter = (loop, future)
                 self._waiters.append(waiter)
             try:
-                await waiter[1]
+                await future
             finally:
                 with self._lock:
                     if waiter in self._waiters:
@@ -250,6 +261,25 @@ class LiveInputQueue:
         with self._lock:
             if self._sink is not None and self._sink[1] == sink:
                 self._sink = None
+
+    def _take_or_wait(self, loop: asyncio.AbstractEventLoop, waiter: _Wakeable) -> InputItem | None:
+        """The next item; or None, with ``waiter`` resolved once more may be taken.
+
+        Raises StopAsyncIteration once closed and drained. For a consumer that waits
+        without a task parked on `__anext__` (the session's on-demand pump); atomic, so
+        an item put from another thread between the check and the wait still wakes it."""
+        with self._lock:
+            if self._items:
+                return self._pop()
+            if self._closed:
+                raise StopAsyncIteration
+            self._waiters.append((loop, waiter))
+            return None
+
+    def _forget_waiter(self, waiter: _Wakeable) -> None:
+        """Stop waking ``waiter`` (its consumer is gone)."""
+        with self._lock:
+            self._waiters = [w for w in self._waiters if w[1] is not waiter]
 
     def _put(self, item: InputItem) -> None:
         sink = self._sink

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import Any
 
 import pytest
 
@@ -255,3 +256,192 @@ class YieldingConnection(RecordingConnection):
     async def send(self, item: InputItem) -> None:
         await super().send(item)
         await asyncio.sleep(0)
+
+
+# -- on demand (Python 3.12+, a LiveInputQueue): no task parked on the queue ------------
+
+
+async def on_demand(
+    conn: RecordingConnection | None, queue: LiveInputQueue | None = None
+) -> tuple[Parts, LiveInputQueue, InputPump]:
+    """A pump started on demand, after its first loop turn (what was queued is taken)."""
+    parts = Parts()
+    if conn is not None:
+        parts.attach(conn)
+    queue = queue if queue is not None else LiveInputQueue()
+    pump = parts.pump(queue, CAPS)
+    assert pump.start()
+    await asyncio.sleep(0)
+    return parts, queue, pump
+
+
+@needs_eager
+async def test_on_demand_the_pump_waits_without_a_task_and_sends_inside_each_call() -> None:
+    conn = RecordingConnection()
+    parts, queue, pump = await on_demand(conn)
+    assert pump.tasks() == [] and queue._waiters  # a doorbell waits, no task does
+    queue.send_audio(chunk(1), 16000)  # the direct path
+    queue.send_text("hi")  # not audio: rings, and the drain runs right here
+    queue.send_audio(chunk(2), 16000)
+    assert [i.kind for i in conn.sent] == ["audio", "text", "audio"]
+    assert pump.tasks() == [] and queue._waiters and parts.turns.awaiting_reply
+    history = await parts.store.history()
+    assert [(m.role, m.text_content) for m in history] == [("user", "hi")]
+
+
+@needs_eager
+async def test_on_demand_what_was_queued_before_the_start_is_buffered_in_order() -> None:
+    queue = LiveInputQueue()
+    queue.send_audio(chunk(1), 16000)
+    queue.send_text("typed early")
+    parts = Parts()
+    pump = parts.pump(queue, CAPS)
+    assert pump.start()
+    assert queue.qsize() == 2  # taken on the next loop turn, as a task started now would
+    await asyncio.sleep(0)
+    assert [i.kind for i in pump.buffer] == ["audio", "text"]
+    assert pump.tasks() == [] and not queue.qsize()
+
+
+@needs_eager
+async def test_on_demand_audio_from_another_thread_goes_out_after_one_loop_turn() -> None:
+    conn = RecordingConnection()
+    _, queue, pump = await on_demand(conn)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, queue.send_audio, chunk(1), 16000)
+    await loop.run_in_executor(None, queue.send_audio, chunk(2), 16000)
+    queue.send_audio(chunk(3), 16000)  # this loop's own task, behind the thread's chunks
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert [i.data for i in conn.sent] == [chunk(1), chunk(2), chunk(3)]
+    assert pump.tasks() == []
+
+
+@needs_eager
+async def test_on_demand_a_drain_that_must_wait_keeps_the_order_then_parks_again() -> None:
+    conn = GatedConnection()
+    _, queue, pump = await on_demand(conn)
+    conn.hold = True
+    queue.send_text("first")  # rings; the drain waits on the socket
+    assert len(pump.tasks()) == 1 and not conn.sent
+    queue.send_audio(chunk(1), 16000)  # the drain is busy: queued behind the text
+    conn.hold = False
+    conn.gate.set()
+    await asyncio.gather(*pump.tasks())
+    assert [i.kind for i in conn.sent] == ["text", "audio"]
+    assert pump.tasks() == [] and queue._waiters
+
+
+@needs_eager
+async def test_on_demand_the_end_of_the_queue_closes_input_and_flushes_the_resampler() -> None:
+    conn = RecordingConnection()
+    parts, queue, _ = await on_demand(conn)
+    queue.send_audio(bytes(441 * 2), 44100)  # 10 ms at 44.1 kHz: the resampler holds some
+    queue.close()
+    assert parts.turns.input_closed and parts.closed_input == 1
+    sent = sum(len(i.data) for i in conn.sent if isinstance(i, AudioInput))
+    assert sent == 320  # 10 ms at 16 kHz, the tail included
+    assert queue._sink is None and not queue._waiters  # the queue is free again
+
+
+@needs_eager
+async def test_on_demand_stop_lets_go_of_the_queue() -> None:
+    conn = RecordingConnection()
+    parts, queue, pump = await on_demand(conn)
+    pump.stop()
+    queue.send_text("too late")
+    queue.send_audio(chunk(1), 16000)
+    assert conn.sent == [] and queue.qsize() == 2 and pump.tasks() == []
+    assert queue._sink is None and not queue._waiters and parts.turns.input_closed
+    assert parts.closed_input == 0  # stopped by the session, not ended by the user
+
+
+@needs_eager
+async def test_on_demand_a_failing_step_reports_and_ends_input_not_the_session() -> None:
+    conn = RecordingConnection()
+    parts, queue, pump = await on_demand(conn)
+
+    async def broken_store(messages: object) -> None:
+        raise RuntimeError("disk full")
+
+    parts.reporter.persist = broken_store  # type: ignore[method-assign]
+    queue.send_text("hello")
+    await asyncio.gather(*pump.tasks())
+    errors = [e for e in parts.drain() if e.type == "error"]
+    assert [e.code for e in errors] == ["input_error"] and "disk full" in errors[0].message
+    assert parts.turns.input_closed and parts.closed_input == 1
+
+
+def test_a_custom_queue_or_python_3_11_needs_the_pump_task() -> None:
+    parts = Parts()
+    assert not parts.pump(ListQueue(), CAPS).start()
+    if not EAGER_TASKS:
+        assert not parts.pump(LiveInputQueue(), CAPS).start()
+
+
+class RecordingProvider:
+    name = "recording"
+    capabilities = CAPS
+
+    def __init__(self) -> None:
+        self.conn = RecordingConnection()
+        self.connected = asyncio.Event()
+
+    async def connect(self, setup: object) -> RecordingConnection:
+        self.connected.set()
+        return self.conn
+
+
+@needs_eager
+async def test_a_streaming_session_keeps_no_task_parked_on_its_input() -> None:
+    from realtalk import AudioAgent, RealtimeConfig
+
+    provider = RecordingProvider()
+    config = RealtimeConfig(model="recording", session_resumption=False)
+    app = AudioAgent("recording", realtime_config=config, provider=provider).compile()
+    queue = LiveInputQueue()
+    queue.send_audio(chunk(0), 16000)  # before the connection: buffered, then flushed
+    seen: list[str] = []
+    async for event in app.arealtime(queue, {"thread_id": "t"}):
+        seen.append(event.type)
+        if event.type != "session_started":
+            continue
+        await provider.connected.wait()
+        for _ in range(5):  # the connection is attached and the buffer flushed
+            await asyncio.sleep(0)
+        tasks = {t.get_name() for t in asyncio.all_tasks()}
+        assert not [name for name in tasks if "input" in name], tasks
+        queue.send_audio(chunk(1), 16000)  # goes out inside the call
+        assert [i.data for i in provider.conn.sent] == [chunk(0), chunk(1)]  # type: ignore[attr-defined]
+        queue.close()  # the end of input still ends the session
+    assert seen[0] == "session_started" and seen[-1] == "session_ended"
+
+
+class HistoryProvider(RecordingProvider):
+    """Records the history each connection was seeded with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.histories: list[list[tuple[str, str]]] = []
+
+    async def connect(self, setup: Any) -> RecordingConnection:
+        self.histories.append([(m.role, m.text_content) for m in setup.history])
+        return await super().connect(setup)
+
+
+async def test_text_typed_before_the_first_connection_is_sent_not_seeded_as_history() -> None:
+    from realtalk import AudioAgent, RealtimeConfig
+
+    provider = HistoryProvider()
+    config = RealtimeConfig(model="recording", session_resumption=False)
+    app = AudioAgent("recording", realtime_config=config, provider=provider).compile()
+    queue = LiveInputQueue()
+    queue.send_text("typed before the connection")
+    async for event in app.arealtime(queue, {"thread_id": "t"}):
+        if event.type == "session_started":
+            await provider.connected.wait()
+            for _ in range(5):
+                await asyncio.sleep(0)
+            break
+    assert provider.histories == [[]]  # a fresh thread: nothing to reseed
+    assert [i.kind for i in provider.conn.sent] == ["text"]  # sent once, as input

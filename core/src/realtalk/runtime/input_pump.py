@@ -43,6 +43,22 @@ DIRECT_TRIAL = 16
 """Direct sends after which, if most of them had to wait, the pump sends again."""
 
 
+class _Doorbell:
+    """Waits in a `LiveInputQueue`'s waiters in place of a parked task's future: the
+    queue "resolves" it when an item arrives or the queue closes, which rings."""
+
+    __slots__ = ("_ring",)
+
+    def __init__(self, ring: Callable[[], None]) -> None:
+        self._ring = ring
+
+    def done(self) -> bool:
+        return False
+
+    def set_result(self, result: None, /) -> None:
+        self._ring()
+
+
 class InputPump:
     """Moves one session's input to its provider, buffering while disconnected."""
 
@@ -77,14 +93,85 @@ class InputPump:
         self._queue_drops_seen = (0, 0)
         self._in_flight: set[asyncio.Task[None]] | None = None  # made when a send waits
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._doorbell: _Doorbell | None = None  # in the queue's waiters while on demand
+        self._draining: asyncio.Task[None] | None = None
         self._direct_sent = self._direct_waited = 0
 
+    def start(self) -> bool:
+        """Pump a `LiveInputQueue` on demand (Python 3.12+): no task parked on it.
+
+        A doorbell waits in the queue instead of a task: audio the queue can hand over
+        goes out from the producer's own task (`send_direct`), and anything else (text,
+        audio from another thread, input while reconnecting, the end of the queue) rings
+        it, which drains the queue in a task that starts eagerly and ends once the queue
+        is empty again. A parked task per session is what a session keeps longest (its
+        task, context, coroutines and the future it waits on). False: this queue or
+        Python needs `run()` in a task of its own."""
+        queue = self.queue
+        if not (EAGER_TASKS and isinstance(queue, LiveInputQueue)):
+            return False
+        self._loop = loop = asyncio.get_running_loop()
+        if not queue._attach_sink(loop, self.send_direct):
+            return False
+        self._doorbell = _Doorbell(self._ring)
+        # what was queued before the session started: on the next loop turn, as a task
+        # started now would, so the supervisor reads the thread's history for its first
+        # connection before any of this session's input is stored
+        loop.call_soon(self._ring)
+        return True
+
+    def stop(self) -> None:
+        """End on-demand pumping (the session's teardown cancels `tasks()` as well)."""
+        doorbell, self._doorbell = self._doorbell, None
+        if doorbell is not None:
+            self.queue._forget_waiter(doorbell)
+            self.queue._detach_sink(self.send_direct)
+            self.turns.input_closed = True
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The pump's tasks still running: a drain in progress, direct sends waiting."""
+        draining = self._draining
+        running = [draining] if draining is not None and not draining.done() else []
+        return running + list(self._in_flight or ())
+
+    def _ring(self) -> None:
+        """The queue has something (or ended): drain it, starting right here."""
+        draining = self._draining
+        if self._doorbell is None or (draining is not None and not draining.done()):
+            return
+        task = asyncio.Task(self._drain(), loop=self._loop, **_EAGER)
+        if not task.done():  # it had to wait (a send, a store): it ends on its own
+            self._draining = task
+
+    async def _drain(self) -> None:
+        queue: LiveInputQueue = self.queue
+        doorbell, loop = self._doorbell, self._loop
+        assert doorbell is not None and loop is not None  # start() made them
+        try:
+            while True:
+                try:
+                    item = queue._take_or_wait(loop, doorbell)
+                except StopAsyncIteration:
+                    break
+                if item is None:  # empty: the doorbell waits in the queue again
+                    self._draining = None
+                    return
+                self.report_queue_drops()
+                await self._handle(item)
+            self._draining = None
+            await self._end_of_input()
+        except Exception as exc:
+            self._draining = None
+            await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
+            await self._input_closed()
+
     async def run(self) -> None:
-        """Pump until the queue ends; then input is closed and the reply may drain.
+        """Pump until the queue ends, in the caller's task; then input is closed and
+        the reply may drain (any queue ``async for`` reads; Python 3.11).
 
         One coroutine for the whole loop, and nothing of the last item kept while it
-        waits: this task is parked on the queue for the session's life (direct sends
-        bypass it), so what its frame holds is held by every live session."""
+        waits: this task is parked on the queue for the session's life, so what its
+        frame holds is held by every live session."""
         queue = self.queue
         self._loop = loop = asyncio.get_running_loop()
         direct = (
@@ -93,49 +180,66 @@ class InputPump:
             and queue._attach_sink(loop, self.send_direct)
         )
         item: Any = None
-        prepared: InputItem | None = None
         try:
             next_item = aiter(queue).__anext__
             while True:
-                item = prepared = None  # not kept alive while waiting for the next one
+                item = None  # not kept alive while waiting for the next one
                 try:
                     item = await next_item()
                 except StopAsyncIteration:
                     break
                 self.report_queue_drops()
-                if type(item) is AudioInput:
-                    # the path of nearly every item, without a coroutine for preparing it
-                    # (and no metrics note: only explicit ends of input are timed)
-                    try:
-                        prepared = self.audio.adapt(item)
-                    except ValueError as exc:
-                        await self.reporter.report("invalid_audio", f"audio chunk dropped: {exc}")
-                        continue
-                    if prepared is not None:
-                        await self.send(prepared)
-                    continue
-                prepared = await self.prepare(item)
-                if prepared is None:
-                    continue
-                if isinstance(prepared, TextInput):
-                    self.turns.awaiting_reply = True
-                    await self.reporter.persist(
-                        [Message.text("user", prepared.text, modality="text")]
-                    )
-                elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
-                    self.turns.awaiting_reply = True  # the user ended a turn: a reply is due
-                self.reporter.note_input(prepared)  # metrics: the end of the user's input
-                await self.send(prepared)
-            self.report_queue_drops()
-            tail = self.audio.flush()
-            if tail is not None:
-                await self.send(tail)
+                await self._handle(item)
+            await self._flush_tail()
         except Exception as exc:  # a broken custom queue ends input, not the session
             await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
         finally:
             if direct:
                 queue._detach_sink(self.send_direct)
             self.turns.input_closed = True
+        self.turns.check_drain()
+        self.on_closed()
+
+    async def _handle(self, item: Any) -> None:
+        """Validate, adapt and send one queued item (or report why it was dropped)."""
+        if type(item) is AudioInput:
+            # the path of nearly every item, without a coroutine for preparing it
+            # (and no metrics note: only explicit ends of input are timed)
+            try:
+                audio = self.audio.adapt(item)
+            except ValueError as exc:
+                await self.reporter.report("invalid_audio", f"audio chunk dropped: {exc}")
+                return
+            if audio is not None:
+                await self.send(audio)
+            return
+        prepared = await self.prepare(item)
+        if prepared is None:
+            return
+        if isinstance(prepared, TextInput):
+            self.turns.awaiting_reply = True
+            await self.reporter.persist([Message.text("user", prepared.text, modality="text")])
+        elif isinstance(prepared, ActivityEnd | AudioStreamEnd):
+            self.turns.awaiting_reply = True  # the user ended a turn: a reply is due
+        self.reporter.note_input(prepared)  # metrics: the end of the user's input
+        await self.send(prepared)
+
+    async def _flush_tail(self) -> None:
+        """At the end of input: what the resampler still holds goes out too."""
+        self.report_queue_drops()
+        tail = self.audio.flush()
+        if tail is not None:
+            await self.send(tail)
+
+    async def _end_of_input(self) -> None:
+        try:
+            await self._flush_tail()
+        except Exception as exc:
+            await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
+        await self._input_closed()
+
+    async def _input_closed(self) -> None:
+        self.stop()
         self.turns.check_drain()
         self.on_closed()
 

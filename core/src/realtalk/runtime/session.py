@@ -195,7 +195,8 @@ class Session:
             reporter.emit(SessionStartedEvent(thread_id=self.thread_id))
             await reporter.fire("session_start", config=public_config(self.config))
             await self._prepare()
-            self._pump_task = asyncio.create_task(self.pump.run(), name="realtalk-input-pump")
+            if not self.pump.start():  # on demand, or else in a task of its own
+                self._pump_task = asyncio.create_task(self.pump.run(), name="realtalk-input-pump")
             reason = await self.supervisor.run()
         except Fatal as fatal:
             reason = "error"
@@ -231,8 +232,9 @@ class Session:
         tasks: list[asyncio.Future[Any]] = [
             t for t in (self._pump_task, self.supervisor.receive_task) if t is not None
         ]
+        self.pump.stop()
         tasks += self.timers.tasks()
-        tasks += self.pump.in_flight()
+        tasks += self.pump.tasks()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
