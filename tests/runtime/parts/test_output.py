@@ -135,3 +135,18 @@ async def test_the_end_is_never_offered_to_the_sink() -> None:
     assert offered == []
     with pytest.raises(StopAsyncIteration):
         out.next_ready()
+
+
+async def test_every_wait_reuses_one_object_where_that_is_cheaper() -> None:
+    from realtalk.runtime.wakeup import REUSABLE
+
+    out = OutputStream()
+    waits = []
+    for i in range(3):
+        waiter = out.wait()
+        waits.append(waiter)
+        out.push(audio(i))
+        await waiter
+        assert out.next_ready() == audio(i)
+    distinct = len({id(w) for w in waits})
+    assert distinct == (1 if REUSABLE else 3)  # one Wakeup on 3.12+, a future per wait on 3.11

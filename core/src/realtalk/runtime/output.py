@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..events import RealtimeEvent
-from .wakeup import Wakeup
+from .wakeup import REUSABLE, Wakeup
 
 DEFAULT_OUTPUT_LIMIT = 512
 """Events a session holds for a consumer that fell behind before it stops reading from
@@ -44,8 +44,9 @@ class OutputStream:
         self.items: deque[Any] = deque()
         """What waits for the consumer (read-only outside this class; the hot path reads
         its length directly)."""
-        self._wakeup = Wakeup()  # the consumer's, re-armed for every wait
-        self._waiter: Wakeup | None = None  # set while the consumer waits on it empty
+        self._wakeup = Wakeup() if REUSABLE else None  # the consumer's, re-armed per wait
+        self._waiter: Wakeup | asyncio.Future[None] | None = None
+        """What the consumer waits on, while it found the stream empty."""
         self._room: asyncio.Future[None] | None = None  # the provider reader, found it full
         self._ended = False
         self.sink: Callable[[RealtimeEvent], bool] | None = None
@@ -76,7 +77,10 @@ class OutputStream:
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
-            waiter.wake()
+            if isinstance(waiter, Wakeup):
+                waiter.wake()
+            elif not waiter.done():
+                waiter.set_result(None)
 
     def end(self) -> None:
         """Mark the end of the stream (after every event pushed so far)."""
@@ -103,13 +107,21 @@ class OutputStream:
                 room.set_result(None)
         return item  # type: ignore[no-any-return]
 
-    def wait(self) -> Wakeup:
+    def wait(self) -> Wakeup | asyncio.Future[None]:
         """Something to await until an event (or the end) is ready to be taken.
 
-        The stream's one `Wakeup`, re-armed: not a coroutine, and not a new future per
-        wait (the path of every event that finds the stream empty). One consumer."""
+        Not a coroutine (the path of every event that finds the stream empty): the
+        stream's one `Wakeup`, re-armed, so no new future per wait; on Python 3.11, where
+        its Python-level protocol costs more than a future, a plain future. One consumer."""
         ready = bool(self.items)
-        waiter = self._wakeup.arm(ready=ready)
+        wakeup = self._wakeup
+        waiter: Wakeup | asyncio.Future[None]
+        if wakeup is not None:
+            waiter = wakeup.arm(ready=ready)
+        else:
+            waiter = asyncio.get_running_loop().create_future()
+            if ready:
+                waiter.set_result(None)
         if not ready:
             self._waiter = waiter  # a wait cancelled with its consumer is skipped by push
         return waiter
