@@ -346,14 +346,14 @@ class RealtimeApp:
         try:
             # drains the session's buffer directly (no inner generator per event)
             session.start()
-            next_ready, wait = session.out.next_ready, session.out.wait
+            out = session.out  # (not its bound methods: two objects per live session)
             while True:
                 try:
-                    event = next_ready()
+                    event = out.next_ready()
                 except StopAsyncIteration:
                     break
                 if event is None:
-                    await wait()
+                    await out.wait()
                     continue
                 yield event
         finally:

@@ -47,16 +47,16 @@ class _Doorbell:
     """Waits in a `LiveInputQueue`'s waiters in place of a parked task's future: the
     queue "resolves" it when an item arrives or the queue closes, which rings."""
 
-    __slots__ = ("_ring",)
+    __slots__ = ("_pump",)
 
-    def __init__(self, ring: Callable[[], None]) -> None:
-        self._ring = ring
+    def __init__(self, pump: InputPump) -> None:
+        self._pump = pump
 
     def done(self) -> bool:
         return False
 
     def set_result(self, result: None, /) -> None:
-        self._ring()
+        self._pump._ring()
 
 
 class InputPump:
@@ -113,7 +113,7 @@ class InputPump:
         self._loop = loop = asyncio.get_running_loop()
         if not queue._attach_sink(loop, self.send_direct):
             return False
-        self._doorbell = _Doorbell(self._ring)
+        self._doorbell = _Doorbell(self)
         # what was queued before the session started: on the next loop turn, as a task
         # started now would, so the supervisor reads the thread's history for its first
         # connection before any of this session's input is stored
