@@ -180,7 +180,6 @@ class InputPump:
             and queue._attach_sink(loop, self.send_direct)
         )
         item: Any = None
-        adapt = self.audio.adapt
         try:
             next_item = aiter(queue).__anext__
             while True:
@@ -190,15 +189,6 @@ class InputPump:
                 except StopAsyncIteration:
                     break
                 self.report_queue_drops()
-                if type(item) is AudioInput:  # inline: no coroutine per chunk on this path
-                    try:
-                        audio = adapt(item)
-                    except ValueError as exc:
-                        await self.reporter.report("invalid_audio", f"audio chunk dropped: {exc}")
-                        continue
-                    if audio is not None:
-                        await self.send(audio)
-                    continue
                 await self._handle(item)
             await self._flush_tail()
         except Exception as exc:  # a broken custom queue ends input, not the session
