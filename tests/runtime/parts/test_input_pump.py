@@ -201,26 +201,41 @@ class StuckConnection(RecordingConnection):
             raise
 
 
-class StuckProvider:
-    name = "stuck"
+class RecordingProvider:
+    """Hands every connect the same connection (a `RecordingConnection` by default)."""
+
+    name = "recording"
     capabilities = CAPS
 
-    def __init__(self) -> None:
-        self.conn = StuckConnection()
+    def __init__(self, conn: RecordingConnection | None = None) -> None:
+        self.conn = conn if conn is not None else RecordingConnection()
         self.connected = asyncio.Event()
 
-    async def connect(self, setup: object) -> StuckConnection:
+    async def connect(self, setup: Any) -> RecordingConnection:
         self.connected.set()
         return self.conn
 
 
-@needs_eager
-async def test_a_direct_send_still_waiting_at_the_end_of_a_session_is_cancelled() -> None:
+class StuckProvider(RecordingProvider):
+    name = "stuck"
+
+    def __init__(self) -> None:
+        self.conn: StuckConnection = StuckConnection()
+        super().__init__(self.conn)
+
+
+def live_app(provider: RecordingProvider) -> Any:
+    """An app on ``provider`` (no resumption: every connect starts fresh)."""
     from realtalk import AudioAgent, RealtimeConfig
 
+    config = RealtimeConfig(model=provider.name, session_resumption=False)
+    return AudioAgent(provider.name, realtime_config=config, provider=provider).compile()
+
+
+@needs_eager
+async def test_a_direct_send_still_waiting_at_the_end_of_a_session_is_cancelled() -> None:
     provider = StuckProvider()
-    config = RealtimeConfig(model="stuck", session_resumption=False)
-    app = AudioAgent("stuck", realtime_config=config, provider=provider).compile()
+    app = live_app(provider)
     queue = LiveInputQueue()
     async with contextlib.aclosing(app.arealtime(queue, {"thread_id": "t"})) as events:
         async for event in events:
@@ -379,26 +394,10 @@ def test_a_custom_queue_or_python_3_11_needs_the_pump_task() -> None:
         assert not parts.pump(LiveInputQueue(), CAPS).start()
 
 
-class RecordingProvider:
-    name = "recording"
-    capabilities = CAPS
-
-    def __init__(self) -> None:
-        self.conn = RecordingConnection()
-        self.connected = asyncio.Event()
-
-    async def connect(self, setup: object) -> RecordingConnection:
-        self.connected.set()
-        return self.conn
-
-
 @needs_eager
 async def test_a_streaming_session_keeps_no_task_parked_on_its_input() -> None:
-    from realtalk import AudioAgent, RealtimeConfig
-
     provider = RecordingProvider()
-    config = RealtimeConfig(model="recording", session_resumption=False)
-    app = AudioAgent("recording", realtime_config=config, provider=provider).compile()
+    app = live_app(provider)
     queue = LiveInputQueue()
     queue.send_audio(chunk(0), 16000)  # before the connection: buffered, then flushed
     seen: list[str] = []
@@ -430,11 +429,8 @@ class HistoryProvider(RecordingProvider):
 
 
 async def test_text_typed_before_the_first_connection_is_sent_not_seeded_as_history() -> None:
-    from realtalk import AudioAgent, RealtimeConfig
-
     provider = HistoryProvider()
-    config = RealtimeConfig(model="recording", session_resumption=False)
-    app = AudioAgent("recording", realtime_config=config, provider=provider).compile()
+    app = live_app(provider)
     queue = LiveInputQueue()
     queue.send_text("typed before the connection")
     async for event in app.arealtime(queue, {"thread_id": "t"}):

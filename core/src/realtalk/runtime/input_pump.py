@@ -132,7 +132,7 @@ class InputPump:
         """The pump's tasks still running: a drain in progress, direct sends waiting."""
         draining = self._draining
         running = [draining] if draining is not None and not draining.done() else []
-        return running + list(self._in_flight or ())
+        return running + self.in_flight()
 
     def _ring(self) -> None:
         """The queue has something (or ended): drain it, starting right here."""
@@ -144,6 +144,8 @@ class InputPump:
             self._draining = task
 
     async def _drain(self) -> None:
+        """Take what is queued, in order, until the queue is empty (the doorbell waits
+        in it again) or has ended (then input is closed, as at the end of `run()`)."""
         queue: LiveInputQueue = self.queue
         doorbell, loop = self._doorbell, self._loop
         assert doorbell is not None and loop is not None  # start() made them
@@ -153,17 +155,18 @@ class InputPump:
                     item = queue._take_or_wait(loop, doorbell)
                 except StopAsyncIteration:
                     break
-                if item is None:  # empty: the doorbell waits in the queue again
-                    self._draining = None
+                if item is None:
                     return
                 self.report_queue_drops()
                 await self._handle(item)
-            self._draining = None
-            await self._end_of_input()
-        except Exception as exc:
-            self._draining = None
+            await self._flush_tail()
+        except Exception as exc:  # a failing step ends input, not the session
             await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
-            await self._input_closed()
+        finally:
+            self._draining = None
+        self.stop()
+        self.turns.check_drain()
+        self.on_closed()
 
     async def run(self) -> None:
         """Pump until the queue ends, in the caller's task; then input is closed and
@@ -230,18 +233,6 @@ class InputPump:
         tail = self.audio.flush()
         if tail is not None:
             await self.send(tail)
-
-    async def _end_of_input(self) -> None:
-        try:
-            await self._flush_tail()
-        except Exception as exc:
-            await self.reporter.report("input_error", f"reading the input queue failed: {exc}")
-        await self._input_closed()
-
-    async def _input_closed(self) -> None:
-        self.stop()
-        self.turns.check_drain()
-        self.on_closed()
 
     async def prepare(self, item: Any) -> InputItem | None:
         """Validate one queued item and adapt it to the provider; None drops it."""
